@@ -1,0 +1,38 @@
+"""autogtkd: hardware-aware neural architecture search with a generic, KD-aware teacher.
+
+The public API is re-exported here; heavy submodules (training, search, latency) are imported lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from autogtkd.budget import Budget, parse_budget
+from autogtkd.exceptions import AutoGTKDError
+from autogtkd.space import Arch, Choice, ChoiceSpace, SearchSpace, create_space, list_spaces, load_space, register_space
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Arch",
+    "AutoGTKDError",
+    "Budget",
+    "Choice",
+    "ChoiceSpace",
+    "SearchSpace",
+    "__version__",
+    "create_space",
+    "list_spaces",
+    "load_space",
+    "parse_budget",
+    "register_space",
+]
+
+_LAZY: dict[str, str] = {}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'autogtkd' has no attribute {name!r}")

@@ -1,0 +1,263 @@
+"""The search-space extension point: :class:`Choice` and the abstract :class:`SearchSpace`."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from autogtkd.exceptions import ArchError, SpaceError
+from autogtkd.space._arch import Arch, Scalar
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from autogtkd.supernet import Supernet
+
+__all__ = ["Choice", "SearchSpace"]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One architectural decision: a name and its options (scalars, in a fixed order).
+
+    Example:
+        >>> Choice("kernel", (3, 5, 7)).index(5)
+        1
+    """
+
+    name: str
+    options: tuple[Scalar, ...]
+
+    def __post_init__(self) -> None:
+        if not self.options:
+            raise SpaceError(f"choice {self.name!r} has no options")
+        if len(set(self.options)) != len(self.options):
+            raise SpaceError(f"choice {self.name!r} has duplicate options {self.options}")
+        object.__setattr__(self, "options", tuple(self.options))
+
+    @property
+    def numeric(self) -> bool:
+        """Whether every option is a number (bools excluded)."""
+        return all(isinstance(o, (int, float)) and not isinstance(o, bool) for o in self.options)
+
+    def index(self, value: Scalar) -> int:
+        """Position of ``value`` among the options."""
+        try:
+            return self.options.index(value)
+        except ValueError:
+            raise ArchError(f"{self.name}={value!r} is not one of {list(self.options)}") from None
+
+
+class SearchSpace(ABC):
+    """A pool of student architectures.
+
+    Subclasses define :attr:`choices` (and, for conditional decisions, :meth:`is_active`); everything
+    else has a default. Spaces with a weight-sharing supernet override :meth:`build_supernet`; spaces
+    with a closed-form cost override :meth:`flops` and :meth:`params` (otherwise they are counted on
+    :meth:`build_model`, cached per architecture).
+
+    Attributes:
+        name: registry name.
+        input_size: input height = width in pixels.
+        in_channels: input channels (3 for RGB).
+        num_classes: classifier outputs.
+    """
+
+    name: str = "custom"
+    input_size: int = 32
+    in_channels: int = 3
+    num_classes: int = 10
+
+    # ------------------------------------------------------------------ decisions
+    @property
+    @abstractmethod
+    def choices(self) -> tuple[Choice, ...]:
+        """All decisions, in a fixed order."""
+
+    def is_active(self, name: str, arch: Mapping[str, Scalar]) -> bool:
+        """Whether decision ``name`` affects the network built from ``arch`` (default: always)."""
+        return True
+
+    @property
+    def has_conditions(self) -> bool:
+        """Whether some decisions can be inactive (overridden by spaces that use :meth:`is_active`)."""
+        return False
+
+    def choice(self, name: str) -> Choice:
+        """The decision called ``name``."""
+        for c in self.choices:
+            if c.name == name:
+                return c
+        raise ArchError(f"space {self.name!r} has no decision {name!r}")
+
+    # ------------------------------------------------------------------ canonical form
+    def canonical(self, arch: Mapping[str, Any]) -> Arch:
+        """Validate ``arch`` and return its canonical form.
+
+        Values of inactive decisions are set to their first option, so two encodings of the same
+        network compare equal. Keys are put in decision order; missing or unknown keys and values
+        outside the options raise :class:`ArchError`.
+        """
+        if not isinstance(arch, Mapping):
+            raise ArchError(f"an architecture must be a mapping, got {type(arch).__name__}")
+        names = [c.name for c in self.choices]
+        unknown = sorted(set(arch) - set(names))
+        missing = [n for n in names if n not in arch]
+        if unknown or missing:
+            parts = [f"unknown keys {unknown}" if unknown else "", f"missing keys {missing}" if missing else ""]
+            raise ArchError(f"not an architecture of {self.name!r}: " + "; ".join(p for p in parts if p))
+        values: dict[str, Scalar] = {}
+        for c in self.choices:
+            v = arch[c.name]
+            if v not in c.options or (isinstance(v, bool) != isinstance(c.options[c.index(v)], bool)):
+                raise ArchError(f"{c.name}={v!r} is not one of {list(c.options)}")
+            values[c.name] = c.options[c.index(v)]
+        if self.has_conditions:
+            for c in self.choices:
+                if not self.is_active(c.name, values):
+                    values[c.name] = c.options[0]
+        return Arch(values)
+
+    def contains(self, arch: Mapping[str, Any]) -> bool:
+        """Whether ``arch`` is a valid architecture of this space."""
+        try:
+            self.canonical(arch)
+        except ArchError:
+            return False
+        return True
+
+    # ------------------------------------------------------------------ sampling and variation
+    def sample(self, rng: np.random.Generator) -> Arch:
+        """Draw each decision uniformly and independently (OFA-style), then canonicalise.
+
+        This is uniform per decision, not uniform over distinct networks.
+        """
+        return self.canonical({c.name: c.options[int(rng.integers(len(c.options)))] for c in self.choices})
+
+    def mutate(self, arch: Mapping[str, Any], rng: np.random.Generator, *, prob: float = 0.2) -> Arch:
+        """Resample each active decision with probability ``prob``; returns a different network
+        whenever the space has more than one (at least one active decision is changed)."""
+        base = self.canonical(arch)
+        active = [c for c in self.choices if len(c.options) > 1 and self.is_active(c.name, base)]
+        if not active:
+            return base
+        values = dict(base)
+        changed = False
+        for c in active:
+            if rng.random() < prob:
+                values[c.name] = c.options[int(rng.integers(len(c.options)))]
+                changed = changed or values[c.name] != base[c.name]
+        if not changed:  # force one real change
+            c = active[int(rng.integers(len(active)))]
+            others = [o for o in c.options if o != base[c.name]]
+            values[c.name] = others[int(rng.integers(len(others)))]
+        return self.canonical(values)
+
+    def crossover(self, a: Mapping[str, Any], b: Mapping[str, Any], rng: np.random.Generator) -> Arch:
+        """Uniform crossover: each decision taken from ``a`` or ``b`` with probability 1/2."""
+        ca, cb = self.canonical(a), self.canonical(b)
+        return self.canonical({c.name: (ca if rng.random() < 0.5 else cb)[c.name] for c in self.choices})
+
+    def smallest(self) -> Arch:
+        """Each numeric decision at its minimum (others at their first option)."""
+        return self._extreme(min)
+
+    def largest(self) -> Arch:
+        """Each numeric decision at its maximum (others at their last option)."""
+        return self._extreme(max)
+
+    def _extreme(self, pick: Any) -> Arch:
+        values = {}
+        for c in self.choices:
+            values[c.name] = pick(c.options) if c.numeric else c.options[0 if pick is min else -1]
+        return self.canonical(values)
+
+    def size(self) -> int:
+        """Number of distinct networks (distinct canonical architectures)."""
+        if self.has_conditions:
+            raise NotImplementedError(f"{type(self).__name__} must override size() for conditional decisions")
+        return math.prod(len(c.options) for c in self.choices)
+
+    # ------------------------------------------------------------------ encodings
+    @property
+    def encoding_names(self) -> list[str]:
+        """Names of the columns of :meth:`encode`."""
+        return [c.name for c in self.choices]
+
+    def encode(self, arch: Mapping[str, Any]) -> np.ndarray:
+        """A float vector for predictors, shape ``(len(choices),)``.
+
+        Numeric decisions give their value, others their option index; inactive decisions give 0.
+        """
+        a = self.canonical(arch)
+        out = np.zeros(len(self.choices), dtype=np.float64)
+        for i, c in enumerate(self.choices):
+            if self.has_conditions and not self.is_active(c.name, a):
+                continue
+            v = a[c.name]
+            out[i] = float(v) if c.numeric else float(c.index(v))
+        return out
+
+    def encode_many(self, archs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Stack :meth:`encode` of many archs, shape ``(n, len(choices))``."""
+        return np.stack([self.encode(a) for a in archs]) if archs else np.zeros((0, len(self.choices)))
+
+    # ------------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict[str, Any]:
+        """A data-only description; built-in spaces round-trip through their YAML form."""
+        return {
+            "name": self.name,
+            "input_size": self.input_size,
+            "in_channels": self.in_channels,
+            "num_classes": self.num_classes,
+            "choices": {c.name: list(c.options) for c in self.choices},
+        }
+
+    # ------------------------------------------------------------------ models
+    def build_supernet(self, *, num_classes: int | None = None) -> Supernet:
+        """The weight-sharing supernet of this space (not every space has one)."""
+        raise SpaceError(f"search space {self.name!r} has no supernet")
+
+    @property
+    def has_supernet(self) -> bool:
+        """Whether :meth:`build_supernet` is implemented."""
+        return type(self).build_supernet is not SearchSpace.build_supernet
+
+    def build_model(self, arch: Mapping[str, Any], *, num_classes: int | None = None) -> nn.Module:
+        """A standalone, randomly initialised ``nn.Module`` for ``arch``.
+
+        Default: export ``arch`` from a fresh supernet. Custom spaces without a supernet override it.
+        """
+        if not self.has_supernet:
+            raise SpaceError(f"search space {self.name!r} defines neither build_model() nor build_supernet()")
+        return self.build_supernet(num_classes=num_classes).export(self.canonical(arch))
+
+    # ------------------------------------------------------------------ costs
+    def flops(self, arch: Mapping[str, Any]) -> int:
+        """Multiply-accumulates of one forward pass at batch 1 (conv and linear layers).
+
+        Default: counted with ``torch.utils.flop_counter`` on :meth:`build_model` (cached per arch).
+        """
+        return self._counted(arch)[0]
+
+    def params(self, arch: Mapping[str, Any]) -> int:
+        """Number of parameters of the standalone model (default: counted, cached per arch)."""
+        return self._counted(arch)[1]
+
+    def _counted(self, arch: Mapping[str, Any]) -> tuple[int, int]:
+        from autogtkd.hw.costs import count_macs, count_params
+
+        a = self.canonical(arch)
+        cache: dict[Arch, tuple[int, int]] = self.__dict__.setdefault("_cost_cache", {})
+        if a not in cache:
+            model = self.build_model(a)
+            cache[a] = (count_macs(model, (1, self.in_channels, self.input_size, self.input_size)), count_params(model))
+        return cache[a]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}: {len(self.choices)} decisions>"

@@ -1,0 +1,142 @@
+"""ResNet-style bottleneck search spaces (``resnet-cifar``, ``resnet-imagenet``).
+
+Layout: stem ``3x3 conv`` (or ``7x7/2`` + max-pool-free ``3x3/2`` conv at ImageNet size) -> elastic
+bottleneck stages -> global pool -> linear. Per stage: depth and a width multiplier of the stage's
+output channels; per block: the bottleneck expand ratio (mid = ``make_divisible(out * expand)``). The
+first block of each stage has a ``1x1`` projection shortcut.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from autogtkd._config import from_dict, to_dict
+from autogtkd.nn._static import make_divisible
+from autogtkd.space._base import Choice, SearchSpace
+from autogtkd.space._layers import LayerCost
+
+if TYPE_CHECKING:
+    from autogtkd.supernet import Supernet
+
+__all__ = ["ResStageConfig", "ResNetConfig", "ResNetSpace"]
+
+
+@dataclass(frozen=True)
+class ResStageConfig:
+    """One elastic bottleneck stage: output ``channels`` at width 1, first-block ``stride``, options."""
+
+    channels: int
+    stride: int
+    depth: tuple[int, ...] = (1, 2, 3)
+    width: tuple[float, ...] = (0.5, 0.75, 1.0)
+    expand: tuple[float, ...] = (0.2, 0.25, 0.35)
+
+
+@dataclass(frozen=True)
+class ResNetConfig:
+    """A ResNet-style space. The stem is a ``stem_kernel`` conv with ``stem_stride``."""
+
+    name: str
+    input_size: int
+    num_classes: int
+    stem_channels: int
+    stages: tuple[ResStageConfig, ...]
+    stem_kernel: int = 3
+    stem_stride: int = 1
+    in_channels: int = 3
+
+
+class ResNetSpace(SearchSpace):
+    """Decisions: ``s{i}.depth``, ``s{i}.width``, ``s{i}.b{j}.expand`` (numbered from 1); blocks beyond
+    a stage's depth are inactive."""
+
+    family = "resnet"
+
+    def __init__(self, config: ResNetConfig) -> None:
+        self.config = config
+        self.name = config.name
+        self.input_size = config.input_size
+        self.in_channels = config.in_channels
+        self.num_classes = config.num_classes
+
+    @cached_property
+    def choices(self) -> tuple[Choice, ...]:  # type: ignore[override]
+        out = []
+        for i, s in enumerate(self.config.stages, 1):
+            out.append(Choice(f"s{i}.depth", s.depth))
+            out.append(Choice(f"s{i}.width", s.width))
+            out.extend(Choice(f"s{i}.b{j}.expand", s.expand) for j in range(1, max(s.depth) + 1))
+        return tuple(out)
+
+    @property
+    def has_conditions(self) -> bool:
+        return True
+
+    def is_active(self, name: str, arch: Mapping[str, Any]) -> bool:
+        parts = name.split(".")
+        return len(parts) == 2 or int(parts[1][1:]) <= int(arch[f"{parts[0]}.depth"])
+
+    def size(self) -> int:
+        return math.prod(len(s.width) * sum(len(s.expand) ** d for d in s.depth) for s in self.config.stages)
+
+    def stage_widths(self, arch: Mapping[str, Any]) -> list[int]:
+        """Output channels of each stage."""
+        return [make_divisible(s.channels * float(arch[f"s{i}.width"])) for i, s in enumerate(self.config.stages, 1)]
+
+    def layer_costs(self, arch: Mapping[str, Any]) -> list[LayerCost]:
+        """Per-layer costs of ``arch`` in forward order (stem, blocks, classifier)."""
+        a = self.canonical(arch)
+        cfg = self.config
+        k, c_in, stem = cfg.stem_kernel, cfg.in_channels, cfg.stem_channels
+        res = math.ceil(cfg.input_size / cfg.stem_stride)
+        layers = [
+            LayerCost(
+                f"stem:{c_in}>{stem}:k{k}:s{cfg.stem_stride}:r{cfg.input_size}",
+                res * res * c_in * stem * k * k,
+                c_in * stem * k * k + 2 * stem,
+                res * res * stem,
+            )
+        ]
+        c = stem
+        for i, (s, out) in enumerate(zip(cfg.stages, self.stage_widths(a), strict=True), 1):
+            for j in range(1, int(a[f"s{i}.depth"]) + 1):
+                stride = s.stride if j == 1 else 1
+                mid = make_divisible(out * float(a[f"s{i}.b{j}.expand"]))
+                r_out = math.ceil(res / stride)
+                flops = res * res * c * mid + r_out * r_out * (9 * mid * mid + mid * out)
+                params = c * mid + 9 * mid * mid + mid * out + 4 * mid + 2 * out
+                if j == 1:
+                    flops += r_out * r_out * c * out
+                    params += c * out + 2 * out
+                sig = f"bottleneck:{c}>{mid}>{out}:s{stride}:r{res}:{'proj' if j == 1 else 'id'}"
+                layers.append(LayerCost(sig, flops, params, r_out * r_out * out))
+                res, c = r_out, out
+        n = cfg.num_classes
+        layers.append(LayerCost(f"head:{c}>{n}", c * n, c * n + n, n))
+        return layers
+
+    def flops(self, arch: Mapping[str, Any]) -> int:
+        """Multiply-accumulates of conv and linear layers at batch 1 (closed form)."""
+        return sum(layer.flops for layer in self.layer_costs(arch))
+
+    def params(self, arch: Mapping[str, Any]) -> int:
+        """Parameters of the exported model (closed form, BatchNorm affine included)."""
+        return sum(layer.params for layer in self.layer_costs(arch))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"family": self.family, **to_dict(self.config)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "space") -> ResNetSpace:
+        """Build from :meth:`to_dict` output (the YAML form); unknown keys are refused."""
+        body = {k: v for k, v in data.items() if k != "family"}
+        return cls(from_dict(ResNetConfig, body, where=where))
+
+    def build_supernet(self, *, num_classes: int | None = None) -> Supernet:
+        from autogtkd.supernet._resnet import ResNetSupernet
+
+        return ResNetSupernet(self, num_classes=num_classes)
