@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from autogtkd.budget import format_count
-from autogtkd.exceptions import ArchError
+from autogtkd.exceptions import ArchError, SpaceError
 from autogtkd.space import Arch, SearchSpace, list_spaces, load_space
 
 __all__ = ["register", "space_summary", "read_arch_file"]
@@ -38,18 +38,29 @@ def register(sub: Any) -> None:
 
 
 def space_summary(space: SearchSpace) -> dict[str, Any]:
-    """Size and min/max FLOPs (MACs) and params of a space (at its smallest and largest members)."""
+    """Size and min/max FLOPs (MACs) and params of a space (at its smallest and largest members;
+    ``None`` for spaces that can build no model)."""
     small, large = space.smallest(), space.largest()
-    return {
+    row: dict[str, Any] = {
         "name": space.name,
         "size": space.size(),
         "decisions": len(space.choices),
         "input_size": space.input_size,
-        "flops_min": space.flops(small),
-        "flops_max": space.flops(large),
-        "params_min": space.params(small),
-        "params_max": space.params(large),
     }
+    try:
+        costs = {
+            "flops_min": space.flops(small),
+            "flops_max": space.flops(large),
+            "params_min": space.params(small),
+            "params_max": space.params(large),
+        }
+    except SpaceError:  # a plain space without build_model(): costs unknown
+        costs = dict.fromkeys(("flops_min", "flops_max", "params_min", "params_max"))
+    return {**row, **costs}
+
+
+def _mega(value: int | None, digits: int) -> str:
+    return "-" if value is None else f"{value / 1e6:.{digits}f}"
 
 
 def _spaces(args: argparse.Namespace) -> int:
@@ -63,8 +74,8 @@ def _spaces(args: argparse.Namespace) -> int:
     print("-" * len(header))
     for r in rows:
         print(
-            f"{r['name']:<18} {r['input_size']:>5} {r['size']:>10.3g} {r['flops_min'] / 1e6:>11.1f} "
-            f"{r['flops_max'] / 1e6:>11.1f} {r['params_min'] / 1e6:>12.2f} {r['params_max'] / 1e6:>12.2f}"
+            f"{r['name']:<18} {r['input_size']:>5} {r['size']:>10.3g} {_mega(r['flops_min'], 1):>11} "
+            f"{_mega(r['flops_max'], 1):>11} {_mega(r['params_min'], 2):>12} {_mega(r['params_max'], 2):>12}"
         )
     return 0
 

@@ -26,7 +26,7 @@ class Arch(Mapping[str, Scalar]):
         (2, True, 1)
     """
 
-    __slots__ = ("_items", "_hash")
+    __slots__ = ("_items", "_dict", "_hash")
 
     def __init__(self, values: Mapping[str, Scalar] | Iterable[tuple[str, Scalar]] = ()) -> None:
         items = tuple(values.items()) if isinstance(values, Mapping) else tuple(values)
@@ -40,13 +40,11 @@ class Arch(Mapping[str, Scalar]):
                 raise ArchError(f"architecture value of {key!r} must be a scalar, got {type(value).__name__}")
             seen.add(key)
         self._items: tuple[tuple[str, Scalar], ...] = items
+        self._dict: dict[str, Scalar] = dict(items)
         self._hash = hash(frozenset(items))
 
     def __getitem__(self, key: str) -> Scalar:
-        for k, v in self._items:
-            if k == key:
-                return v
-        raise KeyError(key)
+        return self._dict[key]
 
     def __iter__(self) -> Iterator[str]:
         return (k for k, _ in self._items)
@@ -59,9 +57,9 @@ class Arch(Mapping[str, Scalar]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Arch):
-            return self._hash == other._hash and dict(self._items) == dict(other._items)
+            return self._hash == other._hash and self._dict == other._dict
         if isinstance(other, Mapping):
-            return dict(self._items) == dict(other)
+            return self._dict == dict(other)
         return NotImplemented
 
     def __repr__(self) -> str:
@@ -85,7 +83,7 @@ class Arch(Mapping[str, Scalar]):
 
     def to_dict(self) -> dict[str, Scalar]:
         """A plain ``dict`` in decision order."""
-        return dict(self._items)
+        return dict(self._dict)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Scalar]) -> Arch:

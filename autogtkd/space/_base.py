@@ -39,6 +39,13 @@ class Choice:
         if len(set(self.options)) != len(self.options):
             raise SpaceError(f"choice {self.name!r} has duplicate options {self.options}")
         object.__setattr__(self, "options", tuple(self.options))
+        lookup = {(type(o) is bool, o): i for i, o in enumerate(self.options)}
+        object.__setattr__(self, "_lookup", lookup)
+
+    @property
+    def lookup(self) -> dict[tuple[bool, Scalar], int]:
+        """``(is_bool, value) -> index`` (so that ``True`` and ``1`` stay distinct)."""
+        return self._lookup  # type: ignore[attr-defined,no-any-return]
 
     @property
     def numeric(self) -> bool:
@@ -47,10 +54,16 @@ class Choice:
 
     def index(self, value: Scalar) -> int:
         """Position of ``value`` among the options."""
-        try:
-            return self.options.index(value)
-        except ValueError:
-            raise ArchError(f"{self.name}={value!r} is not one of {list(self.options)}") from None
+        i = self.lookup.get((type(value) is bool, value))
+        if i is None:
+            raise ArchError(f"{self.name}={value!r} is not one of {list(self.options)}")
+        return i
+
+
+def _short(names: list[str], limit: int = 6) -> str:
+    """``['a', 'b', ...] (+N more)`` for one-line error messages."""
+    more = f" (+{len(names) - limit} more)" if len(names) > limit else ""
+    return f"{names[:limit]}{more}"
 
 
 class SearchSpace(ABC):
@@ -103,25 +116,36 @@ class SearchSpace(ABC):
         network compare equal. Keys are put in decision order; missing or unknown keys and values
         outside the options raise :class:`ArchError`.
         """
+        memo: dict[Arch, Arch] = self.__dict__.setdefault("_canonical_memo", {})
+        if isinstance(arch, Arch) and arch in memo:
+            return memo[arch]
         if not isinstance(arch, Mapping):
             raise ArchError(f"an architecture must be a mapping, got {type(arch).__name__}")
-        names = [c.name for c in self.choices]
-        unknown = sorted(set(arch) - set(names))
-        missing = [n for n in names if n not in arch]
-        if unknown or missing:
-            parts = [f"unknown keys {unknown}" if unknown else "", f"missing keys {missing}" if missing else ""]
+        choices = self.choices
+        if len(arch) != len(choices) or any(c.name not in arch for c in choices):
+            names = [c.name for c in choices]
+            unknown = sorted(set(arch) - set(names))
+            missing = [n for n in names if n not in arch]
+            parts = [f"unknown keys {_short(unknown)}" if unknown else "", f"missing keys {_short(missing)}" if missing else ""]
             raise ArchError(f"not an architecture of {self.name!r}: " + "; ".join(p for p in parts if p))
         values: dict[str, Scalar] = {}
-        for c in self.choices:
+        for c in choices:
             v = arch[c.name]
-            if v not in c.options or (isinstance(v, bool) != isinstance(c.options[c.index(v)], bool)):
+            i = c.lookup.get((type(v) is bool, v))
+            if i is None:
                 raise ArchError(f"{c.name}={v!r} is not one of {list(c.options)}")
-            values[c.name] = c.options[c.index(v)]
+            values[c.name] = c.options[i]
         if self.has_conditions:
-            for c in self.choices:
+            for c in choices:
                 if not self.is_active(c.name, values):
                     values[c.name] = c.options[0]
-        return Arch(values)
+        result = Arch(values)
+        if len(memo) >= 65536:  # a bounded memo: search loops canonicalise the same archs often
+            memo.clear()
+        memo[result] = result
+        if isinstance(arch, Arch):
+            memo[arch] = result
+        return result
 
     def contains(self, arch: Mapping[str, Any]) -> bool:
         """Whether ``arch`` is a valid architecture of this space."""

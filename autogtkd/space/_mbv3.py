@@ -96,11 +96,18 @@ class MobileNetV3Space(SearchSpace):
     def has_conditions(self) -> bool:
         return True
 
+    @cached_property
+    def _gates(self) -> dict[str, tuple[str, int]]:
+        """Per-block decision -> (its stage's depth decision, block number): active iff number <= depth."""
+        return {
+            c.name: (f"{c.name.split('.')[0]}.depth", int(c.name.split(".")[1][1:]))
+            for c in self.choices
+            if c.name.count(".") == 2
+        }
+
     def is_active(self, name: str, arch: Mapping[str, Any]) -> bool:
-        if name == "width" or name.endswith(".depth"):
-            return True
-        stage, block, _ = name.split(".")
-        return int(block[1:]) <= int(arch[f"{stage}.depth"])
+        gate = self._gates.get(name)
+        return gate is None or gate[1] <= int(arch[gate[0]])
 
     def size(self) -> int:
         per_stage = [sum((len(s.kernel) * len(s.expand)) ** d for d in s.depth) for s in self.config.stages]
@@ -112,15 +119,18 @@ class MobileNetV3Space(SearchSpace):
     # ------------------------------------------------------------------ costs
     def layer_costs(self, arch: Mapping[str, Any]) -> list[LayerCost]:
         """Per-layer costs of ``arch`` in forward order (stem, first block, blocks, head)."""
-        a = self.canonical(arch)
+        return [LayerCost(":".join(map(str, key)), *rest) for key, *rest in self._layers(self.canonical(arch))]
+
+    def _layers(self, a: Mapping[str, Any]) -> list[tuple[tuple[Any, ...], int, int, int]]:
+        """``(signature parts, flops, params, activations)`` per layer; the formulas of :meth:`layer_costs`."""
         cfg = self.config
         w = self._width(a)
         res = math.ceil(cfg.input_size / cfg.stem_stride)
         c_in = cfg.in_channels
         stem = make_divisible(cfg.stem_channels * w)
         layers = [
-            LayerCost(
-                f"stem:{c_in}>{stem}:k3:s{cfg.stem_stride}:r{cfg.input_size}",
+            (
+                ("stem", c_in, stem, 3, cfg.stem_stride, cfg.input_size),
                 res * res * c_in * stem * 9,
                 c_in * stem * 9 + 2 * stem,
                 res * res * stem,
@@ -141,8 +151,8 @@ class MobileNetV3Space(SearchSpace):
         final = make_divisible(cfg.final_channels * w)
         feat, n = cfg.feature_channels, cfg.num_classes
         layers.append(
-            LayerCost(
-                f"head:{c}>{final}>{feat}>{n}:r{res}",
+            (
+                ("head", c, final, feat, n, res),
                 res * res * c * final + final * feat + feat * n,
                 c * final + 2 * final + final * feat + feat + feat * n + n,
                 n,
@@ -152,11 +162,11 @@ class MobileNetV3Space(SearchSpace):
 
     def flops(self, arch: Mapping[str, Any]) -> int:
         """Multiply-accumulates of conv and linear layers at batch 1 (closed form)."""
-        return sum(layer.flops for layer in self.layer_costs(arch))
+        return sum(layer[1] for layer in self._layers(self.canonical(arch)))
 
     def params(self, arch: Mapping[str, Any]) -> int:
         """Parameters of the exported model (closed form, BatchNorm affine included)."""
-        return sum(layer.params for layer in self.layer_costs(arch))
+        return sum(layer[2] for layer in self._layers(self.canonical(arch)))
 
     # ------------------------------------------------------------------ data form
     def to_dict(self) -> dict[str, Any]:
@@ -176,7 +186,7 @@ class MobileNetV3Space(SearchSpace):
 
 def _mbconv_cost(
     c_in: int, mid: int, out: int, k: int, stride: int, res: int, *, se: bool, act: str, expand: bool
-) -> LayerCost:
+) -> tuple[tuple[Any, ...], int, int, int]:
     r_out = math.ceil(res / stride)
     flops = r_out * r_out * mid * k * k + r_out * r_out * mid * out
     params = mid * k * k + 2 * mid + mid * out + 2 * out
@@ -187,6 +197,5 @@ def _mbconv_cost(
         r = make_divisible(mid / 4)
         flops += 2 * mid * r
         params += 2 * mid * r + mid + r
-    sig = f"mb:{c_in}>{mid}>{out}:k{k}:s{stride}:r{res}:{'se' if se else '-'}:{act}:{'e' if expand else '-'}"
-    return LayerCost(sig, flops, params, r_out * r_out * out)
+    return ("mb", c_in, mid, out, k, stride, res, se, act, expand), flops, params, r_out * r_out * out
 

@@ -76,9 +76,18 @@ class ResNetSpace(SearchSpace):
     def has_conditions(self) -> bool:
         return True
 
+    @cached_property
+    def _gates(self) -> dict[str, tuple[str, int]]:
+        """Per-block decision -> (its stage's depth decision, block number): active iff number <= depth."""
+        return {
+            c.name: (f"{c.name.split('.')[0]}.depth", int(c.name.split(".")[1][1:]))
+            for c in self.choices
+            if c.name.count(".") == 2
+        }
+
     def is_active(self, name: str, arch: Mapping[str, Any]) -> bool:
-        parts = name.split(".")
-        return len(parts) == 2 or int(parts[1][1:]) <= int(arch[f"{parts[0]}.depth"])
+        gate = self._gates.get(name)
+        return gate is None or gate[1] <= int(arch[gate[0]])
 
     def size(self) -> int:
         return math.prod(len(s.width) * sum(len(s.expand) ** d for d in s.depth) for s in self.config.stages)
@@ -89,13 +98,16 @@ class ResNetSpace(SearchSpace):
 
     def layer_costs(self, arch: Mapping[str, Any]) -> list[LayerCost]:
         """Per-layer costs of ``arch`` in forward order (stem, blocks, classifier)."""
-        a = self.canonical(arch)
+        return [LayerCost(":".join(map(str, key)), *rest) for key, *rest in self._layers(self.canonical(arch))]
+
+    def _layers(self, a: Mapping[str, Any]) -> list[tuple[tuple[Any, ...], int, int, int]]:
+        """``(signature parts, flops, params, activations)`` per layer; the formulas of :meth:`layer_costs`."""
         cfg = self.config
         k, c_in, stem = cfg.stem_kernel, cfg.in_channels, cfg.stem_channels
         res = math.ceil(cfg.input_size / cfg.stem_stride)
         layers = [
-            LayerCost(
-                f"stem:{c_in}>{stem}:k{k}:s{cfg.stem_stride}:r{cfg.input_size}",
+            (
+                ("stem", c_in, stem, k, cfg.stem_stride, cfg.input_size),
                 res * res * c_in * stem * k * k,
                 c_in * stem * k * k + 2 * stem,
                 res * res * stem,
@@ -112,20 +124,19 @@ class ResNetSpace(SearchSpace):
                 if j == 1:
                     flops += r_out * r_out * c * out
                     params += c * out + 2 * out
-                sig = f"bottleneck:{c}>{mid}>{out}:s{stride}:r{res}:{'proj' if j == 1 else 'id'}"
-                layers.append(LayerCost(sig, flops, params, r_out * r_out * out))
+                layers.append((("bottleneck", c, mid, out, stride, res, j == 1), flops, params, r_out * r_out * out))
                 res, c = r_out, out
         n = cfg.num_classes
-        layers.append(LayerCost(f"head:{c}>{n}", c * n, c * n + n, n))
+        layers.append((("head", c, n), c * n, c * n + n, n))
         return layers
 
     def flops(self, arch: Mapping[str, Any]) -> int:
         """Multiply-accumulates of conv and linear layers at batch 1 (closed form)."""
-        return sum(layer.flops for layer in self.layer_costs(arch))
+        return sum(layer[1] for layer in self._layers(self.canonical(arch)))
 
     def params(self, arch: Mapping[str, Any]) -> int:
         """Parameters of the exported model (closed form, BatchNorm affine included)."""
-        return sum(layer.params for layer in self.layer_costs(arch))
+        return sum(layer[2] for layer in self._layers(self.canonical(arch)))
 
     def to_dict(self) -> dict[str, Any]:
         return {"family": self.family, **to_dict(self.config)}
