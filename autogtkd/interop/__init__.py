@@ -1,0 +1,1 @@
+"""Bridges to other NAS tools (optional extras)."""
