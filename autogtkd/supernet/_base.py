@@ -41,7 +41,7 @@ class Supernet(StagedNet):
     for that architecture.
 
     Subclasses build ``stem``/``stages``/``head`` from dynamic ops and implement
-    :meth:`_apply` (push an architecture's settings into the ops) and :meth:`_export` (build the
+    :meth:`_apply_arch` (push an architecture's settings into the ops) and :meth:`_export_arch` (build the
     static parts for the active architecture).
     """
 
@@ -51,11 +51,11 @@ class Supernet(StagedNet):
         self._active: Arch | None = None
 
     @abstractmethod
-    def _apply(self, arch: Arch) -> None:
+    def _apply_arch(self, arch: Arch) -> None:
         """Set the dynamic ops for ``arch`` (already canonical)."""
 
     @abstractmethod
-    def _export(self, arch: Arch) -> StagedNet:
+    def _export_arch(self, arch: Arch) -> StagedNet:
         """Static network for ``arch`` (already active)."""
 
     @abstractmethod
@@ -77,7 +77,7 @@ class Supernet(StagedNet):
     def set_active(self, arch: Mapping[str, Any]) -> None:
         """Make ``arch`` the active architecture (validated and canonicalised)."""
         a = self.space.canonical(arch)
-        self._apply(a)
+        self._apply_arch(a)
         self._active = a
 
     @contextmanager
@@ -100,6 +100,6 @@ class Supernet(StagedNet):
         train/eval mode, with copied weights and BatchNorm statistics."""
         with self.activated(self.active_arch if arch is None else arch) as net:
             with torch.no_grad():
-                model = self._export(net.active_arch)
+                model = self._export_arch(net.active_arch)
         model.train(self.training)
         return model

@@ -162,7 +162,7 @@ class MobileNetV3Supernet(Supernet):
             out.append(total)
         return out
 
-    def _apply(self, arch: Arch) -> None:
+    def _apply_arch(self, arch: Arch) -> None:
         stem_c, first_c, stage_cs, final_c = self._widths(arch)
         self.stem[0].conv.active_out = stem_c
         self.stem[1].set_active(first_c, 3, 1)
@@ -172,7 +172,7 @@ class MobileNetV3Supernet(Supernet):
                 block.set_active(out, int(arch[f"s{i}.b{j}.kernel"]), float(arch[f"s{i}.b{j}.expand"]))
         self.head.final.conv.active_out = final_c
 
-    def _export(self, arch: Arch) -> StagedNet:
+    def _export_arch(self, arch: Arch) -> StagedNet:
         stem_c, first_c, stage_cs, _ = self._widths(arch)
         stem = nn.Sequential(self.stem[0].export(self._space.in_channels), self.stem[1].export(stem_c))
         stages, c = [], first_c

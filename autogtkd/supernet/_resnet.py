@@ -100,13 +100,13 @@ class ResNetSupernet(Supernet):
             out.append(total)
         return out
 
-    def _apply(self, arch: Arch) -> None:
+    def _apply_arch(self, arch: Arch) -> None:
         for i, (stage, out) in enumerate(zip(self.stages, self._space.stage_widths(arch), strict=True), 1):
             stage.active_depth = int(arch[f"s{i}.depth"])
             for j, block in enumerate(stage.blocks, 1):
                 block.set_active(out, float(arch[f"s{i}.b{j}.expand"]))
 
-    def _export(self, arch: Arch) -> StagedNet:
+    def _export_arch(self, arch: Arch) -> StagedNet:
         cfg = self._space.config
         stem = self.stem.export(cfg.in_channels)
         stages, c = [], cfg.stem_channels

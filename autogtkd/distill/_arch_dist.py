@@ -1,0 +1,190 @@
+"""The trainable architecture distribution ``p_φ`` of GTN and its architecture-loss modes.
+
+``p_φ(a) = Π_j softmax(φ_j)[a_j]``: one categorical per architectural decision, ``φ`` initialised to
+0 (uniform). With an explicit finite *pool* (a list of architectures) the support is the pool and
+``p_φ`` is a single categorical over its members.
+
+Architecture-loss modes (:data:`ARCH_LOSS_MODES`); ``L_cond(a)`` is the conditioning loss of path
+``a`` (:func:`~autogtkd.distill.conditioning_loss`), ``H`` the entropy of ``p_φ``:
+
+* ``uniform`` — ``φ`` is frozen at 0 (ablation; no architecture loss).
+* ``reinforce-hard`` — ``L_arch = −mean_i (L_cond(a_i) − b) · log p_φ(a_i) − β · H(p_φ)``, with ``b``
+  an exponential moving average of ``L_cond``; minimising it makes ``φ`` *ascend* ``E[L_cond]``, so
+  students the teacher fits badly (usually the small ones) are sampled more; ``β`` keeps it spread.
+* ``gumbel`` — straight-through Gumbel-softmax: each decision is drawn as a hard one-hot whose
+  gradient is the relaxed sample's; ``w(a) = Π_j onehot_j[a_j]`` equals 1 in the forward pass, and
+  ``L_arch = −s · mean_i w(a_i) · L_cond(a_i) − β · H(p_φ)`` with ``s = +1`` (ascend, like
+  ``reinforce-hard``) or ``s = −1`` (descend: favour students the teacher already fits).
+* ``pool-prior`` — ``L_arch = KL(p_φ ‖ p_pool)`` toward the deployment pool's distribution: the
+  per-decision marginals of a list of target architectures, or a FLOPs-flattened prior
+  (:func:`flops_flat_prior`) when no list is given.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from autogtkd.exceptions import ConfigError
+from autogtkd.space import Arch, SearchSpace
+
+__all__ = ["ARCH_LOSS_MODES", "ArchDistribution", "ArchLossMode", "flops_flat_prior"]
+
+ArchLossMode = Literal["uniform", "reinforce-hard", "gumbel", "pool-prior"]
+ARCH_LOSS_MODES: tuple[str, ...] = ("uniform", "reinforce-hard", "gumbel", "pool-prior")
+
+
+class ArchDistribution(nn.Module):
+    """A factorised categorical distribution over the architectures of ``space`` (or of ``pool``).
+
+    Args:
+        space: the search space.
+        pool: optional explicit support, a list of architectures of ``space`` (duplicates removed).
+
+    Attributes:
+        logits: ``nn.ParameterList`` — one ``(len(options),)`` tensor per factor (decision, or the
+            pool index), initialised to zeros.
+        factor_names: names of the factors (decision names, or ``["pool"]``).
+
+    Example:
+        >>> from autogtkd.space import create_space
+        >>> dist = ArchDistribution(create_space("mbv3-cifar"))
+        >>> arch, idx = dist.sample(np.random.default_rng(0))
+        >>> float(dist.log_prob(idx)) < 0
+        True
+    """
+
+    def __init__(self, space: SearchSpace, pool: Sequence[Mapping[str, Any]] | None = None) -> None:
+        super().__init__()
+        self.space = space
+        self.pool: list[Arch] | None = None
+        if pool is not None:
+            uniq: dict[Arch, None] = {}
+            for a in pool:
+                uniq.setdefault(space.canonical(a), None)
+            if not uniq:
+                raise ConfigError("an explicit architecture pool must not be empty")
+            self.pool = list(uniq)
+            self.factor_names = ["pool"]
+            sizes = [len(self.pool)]
+        else:
+            self.factor_names = [c.name for c in space.choices]
+            sizes = [len(c.options) for c in space.choices]
+        self.logits = nn.ParameterList([nn.Parameter(torch.zeros(n)) for n in sizes])
+
+    # ------------------------------------------------------------------ sampling
+    def probs(self) -> list[torch.Tensor]:
+        """Per-factor probabilities (differentiable), each ``(len(options),)``."""
+        return [F.softmax(p, dim=0) for p in self.logits]
+
+    def decode(self, indices: Sequence[int]) -> Arch:
+        """The architecture for one option index per factor."""
+        if self.pool is not None:
+            return self.pool[int(indices[0])]
+        return self.space.canonical(
+            {c.name: c.options[int(i)] for c, i in zip(self.space.choices, indices, strict=True)}
+        )
+
+    def encode(self, arch: Mapping[str, Any]) -> list[int]:
+        """Inverse of :meth:`decode` (option index per factor); pool members only for pool supports."""
+        a = self.space.canonical(arch)
+        if self.pool is not None:
+            try:
+                return [self.pool.index(a)]
+            except ValueError:
+                raise ConfigError(f"architecture {a.to_json()} is not in the explicit pool") from None
+        return [c.index(a[c.name]) for c in self.space.choices]
+
+    def sample(self, rng: np.random.Generator) -> tuple[Arch, list[int]]:
+        """Draw one architecture with the numpy generator ``rng``; returns ``(arch, indices)``."""
+        idx = []
+        with torch.no_grad():
+            for p in self.probs():
+                pr = p.detach().double().cpu().numpy()
+                idx.append(int(rng.choice(len(pr), p=pr / pr.sum())))
+        return self.decode(idx), idx
+
+    def sample_gumbel(self, rng: np.random.Generator, tau: float = 1.0) -> tuple[Arch, list[int], torch.Tensor]:
+        """Straight-through Gumbel-softmax draw: ``(arch, indices, w)`` with ``w = Π_j onehot_j[a_j]``,
+        a 0-d tensor equal to 1 whose gradient w.r.t. ``φ`` is that of the relaxed sample. Noise comes
+        from ``rng`` (no global RNG)."""
+        idx, w = [], None
+        for logit in self.logits:
+            u = torch.as_tensor(rng.uniform(1e-10, 1.0, size=logit.shape[0]), dtype=logit.dtype, device=logit.device)
+            g = -torch.log(-torch.log(u))
+            soft = F.softmax((logit + g) / tau, dim=0)
+            k = int(torch.argmax(soft))
+            hard = F.one_hot(torch.tensor(k, device=logit.device), logit.shape[0]).to(soft.dtype)
+            st = hard - soft.detach() + soft  # forward: one-hot; backward: relaxed
+            idx.append(k)
+            w = st[k] if w is None else w * st[k]
+        assert w is not None
+        return self.decode(idx), idx, w
+
+    # ------------------------------------------------------------------ densities
+    def _active(self, indices: Sequence[int]) -> list[bool]:
+        if self.pool is not None or not self.space.has_conditions:
+            return [True] * len(indices)
+        arch = self.decode(indices)
+        return [self.space.is_active(c.name, arch) for c in self.space.choices]
+
+    def log_prob(self, indices: Sequence[int]) -> torch.Tensor:
+        """``log p_φ(a)`` summed over the decisions that are active in ``a`` (0-d tensor)."""
+        terms = [
+            F.log_softmax(logit, dim=0)[int(i)]
+            for logit, i, on in zip(self.logits, indices, self._active(indices), strict=True)
+            if on
+        ]
+        return torch.stack(terms).sum() if terms else self.logits[0].sum() * 0
+
+    def entropy(self) -> torch.Tensor:
+        """Sum of the per-factor entropies (nats), 0-d tensor."""
+        return torch.stack([-(F.softmax(p, 0) * F.log_softmax(p, 0)).sum() for p in self.logits]).sum()
+
+    def kl_to(self, target: Sequence[torch.Tensor]) -> torch.Tensor:
+        """``KL(p_φ ‖ q) = Σ_j Σ_o p_j(o) (log p_j(o) − log q_j(o))`` for a factorised ``q`` given as
+        one probability vector per factor (zeros are clamped to 1e-8)."""
+        out = []
+        for logit, q in zip(self.logits, target, strict=True):
+            logp = F.log_softmax(logit, 0)
+            out.append((logp.exp() * (logp - torch.log(q.to(logit).clamp_min(1e-8)))).sum())
+        return torch.stack(out).sum()
+
+    def target_from_archs(
+        self, archs: Sequence[Mapping[str, Any]], weights: Sequence[float] | None = None
+    ) -> list[torch.Tensor]:
+        """Per-factor marginals of a (weighted) list of architectures, with add-0.5 smoothing."""
+        counts = [torch.full((p.shape[0],), 0.5, dtype=torch.float64) for p in self.logits]
+        ws = [1.0] * len(archs) if weights is None else list(weights)
+        for a, w in zip(archs, ws, strict=True):
+            for j, i in enumerate(self.encode(a)):
+                counts[j][i] += w
+        return [(c / c.sum()).float() for c in counts]
+
+    def most_likely(self) -> Arch:
+        """The mode of each factor."""
+        return self.decode([int(torch.argmax(p)) for p in self.logits])
+
+
+def flops_flat_prior(
+    dist: ArchDistribution, rng: np.random.Generator, *, samples: int = 2000, bins: int = 10
+) -> list[torch.Tensor]:
+    """A pool prior whose FLOPs histogram is flat: draw ``samples`` uniform architectures, bin them
+    by ``log(FLOPs)`` into ``bins`` equal-width bins, weight each by ``1 / (count of its bin)``, and
+    return the weighted per-factor marginals (see :meth:`ArchDistribution.target_from_archs`)."""
+    space = dist.space
+    archs = list(dist.pool) if dist.pool is not None else [space.sample(rng) for _ in range(samples)]
+    logf = np.log(np.array([max(space.flops(a), 1) for a in archs], dtype=np.float64))
+    edges = np.linspace(logf.min(), logf.max() + 1e-9, bins + 1)
+    which = np.clip(np.digitize(logf, edges) - 1, 0, bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    weights = [1.0 / counts[b] for b in which]
+    if not math.isfinite(sum(weights)):
+        raise ConfigError("cannot build a FLOPs prior")
+    return dist.target_from_archs(archs, weights)

@@ -1,0 +1,146 @@
+"""Training configs: frozen dataclasses with documented defaults (DESIGN §1, RepDistiller's CIFAR
+recipe). Build them from YAML/JSON data with :func:`train_config_from_dict`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from autogtkd._config import from_dict
+from autogtkd.distill import GTNConfig
+from autogtkd.exceptions import ConfigError
+
+__all__ = ["METHODS", "DatasetSpec", "KDConfig", "Method", "OptimConfig", "TrainConfig", "train_config_from_dict"]
+
+Method = Literal["gtn", "vanilla", "inplace", "supernet-kd", "sftn"]
+METHODS: tuple[str, ...] = ("gtn", "vanilla", "inplace", "supernet-kd", "sftn")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """SGD with momentum and a per-step learning-rate schedule.
+
+    Attributes:
+        lr: peak learning rate (0.05). momentum: 0.9. weight_decay: 5e-4. nesterov: False.
+        schedule: ``cosine`` (to 0 over the phase), ``step`` (×0.1 at ``milestones``, fractions of the
+            phase) or ``constant``.
+        warmup_epochs: linear warm-up from 0 (0).
+    """
+
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    nesterov: bool = False
+    schedule: Literal["cosine", "step", "constant"] = "cosine"
+    milestones: tuple[float, ...] = (0.5, 0.75)
+    warmup_epochs: float = 0.0
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What :func:`autogtkd.data.load_data` is called with (``data_dir`` is not part of a run's
+    identity and may be overridden when a run is loaded)."""
+
+    name: str = "digits"
+    data_dir: str | None = None
+    image_size: int = 32
+    val_fraction: float = 0.2
+    seed: int = 0
+    subset: int | None = None
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run (teacher and/or supernet).
+
+    Attributes:
+        method: ``gtn`` (generic teacher + supernet, DESIGN §1), ``vanilla`` (teacher, CE only),
+            ``inplace`` (supernet alone, sandwich rule with in-place distillation from its largest
+            subnet, BigNAS/OFA), ``supernet-kd`` (a vanilla teacher is trained first, then frozen, and
+            the supernet is distilled from it), ``sftn`` (one student-friendly teacher for the single
+            architecture ``sftn_arch``: the GTN step with that one path).
+        epochs: epochs of the main phase. teacher_epochs: epochs of the vanilla-teacher phase of
+            ``supernet-kd`` (None: ``epochs``).
+        batch_size: per process (64). optim: teacher/supernet/branch optimiser. gtn: GTN options.
+        inplace_paths: random paths per step of ``inplace``/``supernet-kd`` besides the sandwich pair
+            smallest + largest (2).
+        kd_temperature: temperature of in-place and fixed-teacher KD (4).
+        sftn_arch: the student of ``sftn``.
+        augment: random crop (+ flip) on training batches. seed: model init, data order, sampling.
+        max_steps_per_epoch: cut epochs short (tests, quick benchmarks; None: full epochs).
+        eval_batches: validation batches for the per-epoch log (None: the whole split).
+        checkpoint_every: write the checkpoint every this many epochs (always at the end).
+        device: ``auto`` | ``cpu`` | ``cuda`` | ``mps``. amp: mixed precision on GPUs (``amp_dtype``).
+        num_workers: loader worker processes.
+        channels_last: NHWC memory format for models and batches (faster convolutions on CPU and
+            tensor cores; numerics unchanged up to rounding).
+        threads: intra-op CPU threads while training (restored afterwards; None: leave torch's
+            setting). On a shared CPU, 1 thread per process avoids oversubscription (measured up to
+            ~9x faster than 2 threads when other processes load the cores, docs/training.md).
+    """
+
+    method: Method = "gtn"
+    epochs: int = 30
+    teacher_epochs: int | None = None
+    batch_size: int = 64
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    gtn: GTNConfig = field(default_factory=GTNConfig)
+    inplace_paths: int = 2
+    kd_temperature: float = 4.0
+    sftn_arch: dict[str, Any] | None = None
+    augment: bool = True
+    seed: int = 0
+    max_steps_per_epoch: int | None = None
+    eval_batches: int | None = None
+    checkpoint_every: int = 1
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    amp: bool = True
+    amp_dtype: Literal["bfloat16", "float16"] = "bfloat16"
+    num_workers: int = 0
+    channels_last: bool = False
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
+        if self.method == "sftn" and self.sftn_arch is None:
+            raise ConfigError("method 'sftn' needs sftn_arch (the student architecture)")
+
+
+@dataclass(frozen=True)
+class KDConfig:
+    """Final KD (Hinton): ``γ·CE + α·T²·KL``, teacher frozen in eval mode.
+
+    Attributes:
+        gamma: 0.1. alpha: 0.9. temperature: 4. epochs, batch_size, optim, augment, seed,
+        max_steps_per_epoch, eval_batches, checkpoint_every, device, amp, amp_dtype, num_workers,
+        channels_last, threads: as in :class:`TrainConfig`.
+    """
+
+    epochs: int = 30
+    gamma: float = 0.1
+    alpha: float = 0.9
+    temperature: float = 4.0
+    batch_size: int = 64
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    augment: bool = True
+    seed: int = 0
+    max_steps_per_epoch: int | None = None
+    eval_batches: int | None = None
+    checkpoint_every: int = 1
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    amp: bool = True
+    amp_dtype: Literal["bfloat16", "float16"] = "bfloat16"
+    num_workers: int = 0
+    channels_last: bool = False
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
+
+
+def train_config_from_dict(data: Mapping[str, Any], *, where: str = "train") -> TrainConfig:
+    """A :class:`TrainConfig` from plain data (unknown keys and wrong types raise ConfigError)."""
+    return from_dict(TrainConfig, data, where=where)

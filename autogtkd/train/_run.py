@@ -1,0 +1,421 @@
+"""Run directories: :func:`train` writes one, :func:`load_run` reads it back, :func:`default_run`
+trains and caches the embedded default run.
+
+Layout of ``RUN/``::
+
+    config.json      {"format": "autogtkd-run", "version": 1, "space": {"name", "spec"}, "dataset": {...},
+                      "data_info": {"num_classes", "in_channels", "image_size"}, "teacher": name | null,
+                      "method": ..., "train": TrainConfig as data}
+    checkpoint.pt    autogtkd checkpoint (kind "train"): models "teacher", "supernet", "branches",
+                     "arch_dist" as the method has them; optimisers, schedulers, RNG states, and in
+                     ``extra`` the position (phase, epoch) and the sampling state
+    metrics.jsonl    one record per epoch (and metrics.csv)
+    done.json        completion marker: wall time and the last metrics record
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from autogtkd._config import to_dict
+from autogtkd.exceptions import CheckpointError, ConfigError
+from autogtkd.space import SearchSpace, load_space, space_from_dict
+from autogtkd.supernet import Supernet
+from autogtkd.train._config import DatasetSpec, TrainConfig, train_config_from_dict
+from autogtkd.train._ddp import init_distributed, resolve_device
+from autogtkd.train._loops import (
+    LoopIO,
+    TrainState,
+    build_models,
+    build_phases,
+    cpu_threads,
+    make_loaders,
+    run_phases,
+    to_device,
+)
+from autogtkd.train.checkpoint import load_checkpoint, restore_rng, save_checkpoint
+from autogtkd.train.metrics import MetricsLog
+
+__all__ = [
+    "RUN_FORMAT",
+    "RUN_VERSION",
+    "TrainedRun",
+    "default_run",
+    "default_run_config",
+    "load_run",
+    "run_is_complete",
+    "train",
+]
+
+RUN_FORMAT = "autogtkd-run"
+RUN_VERSION = 1
+CONFIG_NAME, CHECKPOINT_NAME, DONE_NAME = "config.json", "checkpoint.pt", "done.json"
+CHECKPOINT_KIND = "train"
+# Settings that do not change what a run computes: excluded from a run's identity.
+_NON_IDENTITY = ("device", "num_workers", "threads", "channels_last")
+
+
+def _run_config(
+    space: SearchSpace, dataset: DatasetSpec, data_info: Mapping[str, int], teacher: str | None, cfg: TrainConfig
+) -> dict[str, Any]:
+    return {
+        "format": RUN_FORMAT,
+        "version": RUN_VERSION,
+        "space": {"name": space.name, "spec": space.to_dict()},
+        "dataset": to_dict(dataset),
+        "data_info": dict(data_info),
+        "teacher": teacher,
+        "method": cfg.method,
+        "train": to_dict(cfg),
+    }
+
+
+def _identity(run_cfg: Mapping[str, Any]) -> str:
+    data = json.loads(json.dumps(run_cfg))
+    data["dataset"].pop("data_dir", None)
+    for k in _NON_IDENTITY:
+        data["train"].pop(k, None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def run_is_complete(path: str | Path) -> bool:
+    """Whether ``path`` is a finished run directory (config, checkpoint and completion marker)."""
+    p = Path(path)
+    return all((p / n).is_file() for n in (CONFIG_NAME, CHECKPOINT_NAME, DONE_NAME))
+
+
+def _teacher(name: str | None, num_classes: int, in_channels: int) -> nn.Module | None:
+    if name is None:
+        return None
+    from autogtkd.teachers import create_teacher
+
+    return create_teacher(name, num_classes=num_classes, in_channels=in_channels)
+
+
+def _load_data(spec: DatasetSpec) -> Any:
+    from autogtkd.data import load_data
+
+    return load_data(
+        spec.name,
+        data_dir=spec.data_dir,
+        image_size=spec.image_size,
+        val_fraction=spec.val_fraction,
+        seed=spec.seed,
+        subset=spec.subset,
+    )
+
+
+def train(
+    out: str | Path,
+    *,
+    space: str | Path | SearchSpace = "mbv3-cifar",
+    dataset: DatasetSpec | str = "digits",
+    teacher: str | None = "resnet20",
+    config: TrainConfig | None = None,
+    data: Any = None,
+    progress: bool = True,
+    on_epoch_end: Callable[[TrainState], None] | None = None,
+) -> Path:
+    """Train ``config.method`` and write the run directory ``out`` (see the module docstring).
+
+    A run directory that already holds the same run is resumed from its last checkpoint (or returned
+    untouched when complete); one holding a different run raises :class:`CheckpointError`. Under
+    ``torchrun`` every process calls this; rank 0 writes the files.
+
+    Args:
+        out: run directory.
+        space: search space (name, .yaml/.py file or object); built with the dataset's classes.
+        dataset: :class:`DatasetSpec` or a dataset name (defaults for the rest).
+        teacher: registered teacher name (None for ``inplace``).
+        config: training configuration (default :class:`TrainConfig`).
+        data: already loaded :class:`~autogtkd.data.DataSplits` for ``dataset`` (else loaded here).
+        progress: show progress bars.
+        on_epoch_end: called with the training state after each epoch's checkpoint.
+
+    Returns:
+        ``out`` as a :class:`~pathlib.Path`.
+
+    Example:
+        >>> run = train("runs/a", space="mbv3-cifar", dataset="digits", teacher="resnet8",
+        ...             config=TrainConfig(epochs=2))                     # doctest: +SKIP
+        >>> load_run(run).supernet                                        # doctest: +SKIP
+    """
+    t_start = time.perf_counter()
+    cfg = config or TrainConfig()
+    spec = DatasetSpec(name=dataset) if isinstance(dataset, str) else dataset
+    if cfg.method == "inplace":
+        teacher = None
+    ctx = init_distributed(cfg.device)
+    device = resolve_device(cfg.device, local_rank=ctx.local_rank)
+    data = data if data is not None else _load_data(spec)
+    space_obj = load_space(space, num_classes=data.num_classes)
+    info = {
+        "num_classes": int(data.num_classes),
+        "in_channels": int(data.in_channels),
+        "image_size": int(data.image_size),
+    }
+    if space_obj.input_size != data.image_size:
+        raise ConfigError(
+            f"space {space_obj.name!r} expects {space_obj.input_size}px images, dataset gives {data.image_size}px"
+        )
+    run_cfg = _run_config(space_obj, spec, info, teacher, cfg)
+    out = Path(out)
+    cfg_path = out / CONFIG_NAME
+    if cfg_path.exists():
+        old = _read_config(out)
+        if _identity(old) != _identity(run_cfg):
+            raise CheckpointError(f"{out} holds a different run (its config.json differs); use another --out")
+        if run_is_complete(out):
+            return out
+    elif ctx.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        _write_json(cfg_path, run_cfg)
+
+    torch.manual_seed(cfg.seed)  # the teacher's initialisation (build_models seeds the rest)
+    models = build_models(
+        space_obj, _teacher(teacher, info["num_classes"], info["in_channels"]), cfg, num_classes=info["num_classes"]
+    )
+    for m in models.values():
+        to_device(m, device, channels_last=cfg.channels_last)
+        ctx.broadcast(m)
+    state = TrainState(rng=np.random.default_rng(cfg.seed))
+    io = LoopIO(progress=progress, on_epoch_end=on_epoch_end)
+    elapsed0 = 0.0
+    ckpt_path = out / CHECKPOINT_NAME
+    if ckpt_path.exists():
+        ckpt = load_checkpoint(ckpt_path, expected_kind=CHECKPOINT_KIND, space=space_obj, map_location=device)
+        for name, m in models.items():
+            ckpt.load_model(name, m)
+        pos = ckpt.extra
+        state.phase, state.epoch, state.step = int(pos["phase"]), int(pos["epoch"]), ckpt.step
+        state.arch.baseline = pos.get("arch_baseline")
+        if pos.get("arch_target") is not None:
+            state.arch.target = [t.to(device) for t in pos["arch_target"]]
+        restore_rng(ckpt, state.rng)
+        io.saved = {"optimizers": ckpt.optimizers, "schedulers": ckpt.schedulers}
+        elapsed0 = float(pos.get("elapsed_s", 0.0))
+    metrics = MetricsLog(out, resume_step=state.step) if ctx.is_main else None
+
+    def save(st: TrainState, optimizers: dict[str, Any], schedulers: dict[str, Any]) -> None:
+        extra = {
+            "phase": st.phase,
+            "epoch": st.epoch,
+            "method": cfg.method,
+            "arch_baseline": st.arch.baseline,
+            "arch_target": None if st.arch.target is None else [t.detach().cpu() for t in st.arch.target],
+            "elapsed_s": elapsed0 + time.perf_counter() - t_start,
+        }
+        save_checkpoint(
+            ckpt_path,
+            kind=CHECKPOINT_KIND,
+            step=st.step,
+            epoch=st.epoch,
+            models=models,
+            optimizers=optimizers,
+            schedulers=schedulers,
+            extra=extra,
+            space=space_obj,
+            rng=st.rng,
+        )
+
+    io.save = save
+    if metrics is not None:
+        log = metrics
+
+        def append(row: dict[str, Any]) -> None:
+            log.append(row)
+
+        io.log = append
+    loader, val_loader = make_loaders(data, cfg, ctx)
+    if len(loader) == 0:
+        raise ConfigError(f"batch size {cfg.batch_size} exceeds the {len(data.train)} training images")
+    phases = build_phases(models, cfg, state, device, lambda: val_loader)
+    try:
+        with cpu_threads(cfg.threads):
+            run_phases(phases, state, loader, val_loader, cfg, device, ctx, io)
+    finally:
+        if metrics is not None:
+            metrics.close()
+    if ctx.is_main:
+        records = MetricsLog.read(out)
+        _write_json(
+            out / DONE_NAME,
+            {
+                "complete": True,
+                "wall_time_s": elapsed0 + time.perf_counter() - t_start,
+                "final": records[-1] if records else {},
+            },
+        )
+    ctx.barrier()
+    return out
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    p = Path(path) / CONFIG_NAME
+    if not p.is_file():
+        raise CheckpointError(f"{path} is not an autogtkd run directory (no {CONFIG_NAME})")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{p} is not readable JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != RUN_FORMAT:
+        raise CheckpointError(f"{path} is not an autogtkd run directory (no {RUN_FORMAT!r} marker)")
+    if not isinstance(data.get("version"), int) or data["version"] > RUN_VERSION:
+        raise CheckpointError(
+            f"{path} has run format version {data.get('version')!r}; this autogtkd reads up to {RUN_VERSION}"
+        )
+    return data
+
+
+@dataclass
+class TrainedRun:
+    """A finished run loaded from its directory.
+
+    Attributes:
+        path: the run directory. config: its :class:`TrainConfig`. run_config: config.json as data.
+        space: the search space. supernet: eval mode, weights loaded (None for ``vanilla``).
+        teacher: eval mode, weights loaded (None for ``inplace``). data: the re-loaded
+        :class:`~autogtkd.data.DataSplits` (None when ``load_data=False``). branches, arch_dist:
+        GTN's adapters and architecture distribution (None for other methods). metrics: the log.
+    """
+
+    path: Path
+    config: TrainConfig
+    run_config: dict[str, Any]
+    space: SearchSpace
+    supernet: Supernet | None
+    teacher: nn.Module | None
+    data: Any = None
+    branches: nn.Module | None = None
+    arch_dist: nn.Module | None = None
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def method(self) -> str:
+        return self.config.method
+
+
+def load_run(
+    path: str | Path, *, device: str | torch.device = "cpu", load_data: bool = True, data_dir: str | Path | None = None
+) -> TrainedRun:
+    """Load a finished run directory written by :func:`train`.
+
+    A missing, incomplete (no completion marker) or foreign directory raises
+    :class:`~autogtkd.exceptions.CheckpointError`. ``data_dir`` overrides the dataset folder recorded
+    in the config (the data are re-loaded with the recorded split arguments).
+
+    Example:
+        >>> run = load_run("runs/a")                          # doctest: +SKIP
+        >>> with run.supernet.activated(run.space.smallest()):  # doctest: +SKIP
+        ...     logits = run.supernet(images)
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise CheckpointError(f"run directory {path} does not exist")
+    rc = _read_config(path)
+    if not run_is_complete(path):
+        raise CheckpointError(
+            f"run {path} is incomplete (no {DONE_NAME}); resume it with `autogtkd train --out {path} ...`"
+        )
+    try:
+        cfg = train_config_from_dict(rc["train"], where=f"{path}/config.json: train")
+        space = space_from_dict(rc["space"]["spec"], where=f"{path}/config.json: space")
+        info = rc["data_info"]
+        spec = DatasetSpec(**rc["dataset"])
+    except (KeyError, TypeError) as exc:
+        raise CheckpointError(f"{path}/config.json is incomplete ({exc})") from None
+    except ConfigError as exc:
+        raise CheckpointError(str(exc)) from None
+    dev = torch.device(device) if isinstance(device, torch.device) else resolve_device(str(device))
+    models = build_models(
+        space,
+        _teacher(rc.get("teacher"), info["num_classes"], info["in_channels"]),
+        cfg,
+        num_classes=info["num_classes"],
+    )
+    ckpt = load_checkpoint(path / CHECKPOINT_NAME, expected_kind=CHECKPOINT_KIND, space=space, map_location="cpu")
+    for name, m in models.items():
+        ckpt.load_model(name, m)
+        to_device(m, dev).eval()
+    data = None
+    if load_data:
+        if data_dir is not None:
+            spec = replace(spec, data_dir=str(data_dir))
+        data = _load_data(spec)
+    return TrainedRun(
+        path=path,
+        config=cfg,
+        run_config=rc,
+        space=space,
+        supernet=models.get("supernet"),  # type: ignore[arg-type]
+        teacher=models.get("teacher"),
+        data=data,
+        branches=models.get("branches"),
+        arch_dist=models.get("arch_dist"),
+        metrics=MetricsLog.read(path),
+    )
+
+
+# ---------------------------------------------------------------------------------------------- default run
+def default_run_config() -> tuple[DatasetSpec, str, str, TrainConfig]:
+    """The embedded default run: ``(dataset, space, teacher, config)`` (see docs/training.md for the
+    measured cost on a 2-core CPU)."""
+    from autogtkd.distill import GTNConfig
+
+    dataset = DatasetSpec(name="digits", image_size=32, val_fraction=0.2, seed=0)
+    cfg = TrainConfig(
+        method="gtn",
+        epochs=DEFAULT_EPOCHS,
+        batch_size=32,
+        device="cpu",
+        threads=1,
+        gtn=GTNConfig(paths=1, max_path_mflops=DEFAULT_MAX_PATH_MFLOPS),
+        eval_batches=2,
+    )
+    return dataset, "mbv3-cifar", "resnet8", cfg
+
+
+DEFAULT_EPOCHS = 2
+DEFAULT_MAX_PATH_MFLOPS = 40.0
+
+
+def default_run(cache_dir: str | Path | None = None, *, progress: bool = True) -> Path:
+    """Train (once) and cache the embedded default run: digits at 32x32, ``mbv3-cifar``, a ``resnet8``
+    teacher, method ``gtn``, a small CPU budget. It lives in ``<cache>/runs/default-<hash of config>``
+    with ``<cache>`` = ``cache_dir`` or ``$AUTOGTKD_HOME`` or ``~/.cache/autogtkd``. A second call
+    returns the cached run; a call after a killed one resumes it.
+
+    Example:
+        >>> run = load_run(default_run())   # doctest: +SKIP
+    """
+    dataset, space, teacher, cfg = default_run_config()
+    data = _load_data(dataset)
+    space_obj = load_space(space, num_classes=data.num_classes)
+    info = {"num_classes": data.num_classes, "in_channels": data.in_channels, "image_size": data.image_size}
+    key = _identity(_run_config(space_obj, dataset, info, teacher, cfg))[:12]
+    root = (
+        Path(cache_dir)
+        if cache_dir is not None
+        else Path(os.environ.get("AUTOGTKD_HOME", Path.home() / ".cache" / "autogtkd"))
+    )
+    out = root / "runs" / f"default-{key}"
+    if run_is_complete(out):
+        return out
+    return train(out, space=space_obj, dataset=dataset, teacher=teacher, config=cfg, data=data, progress=progress)

@@ -1,0 +1,106 @@
+"""Each architecture-loss mode updates p_phi as documented in autogtkd.distill._arch_dist."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from autogtkd.distill import ArchDistribution, GTNConfig, PathSample, arch_loss, flops_flat_prior, sample_paths
+
+
+def _flops_cond(dist: ArchDistribution, paths: list[PathSample]) -> torch.Tensor:
+    """A stand-in conditioning loss that is higher for smaller students (as for a real teacher)."""
+    space = dist.space
+    fl = np.array([space.flops(p.arch) for p in paths], dtype=float)
+    return torch.tensor(1.0 / fl * 1e6)
+
+
+def _train(dist: ArchDistribution, cfg: GTNConfig, steps: int = 150, target=None) -> None:
+    opt = torch.optim.Adam(dist.parameters(), lr=0.05)
+    rng = np.random.default_rng(0)
+    baseline = None
+    for _ in range(steps):
+        paths = sample_paths(dist, cfg, rng)
+        cond = _flops_cond(dist, paths)
+        loss = arch_loss(dist, paths, cond, cfg, baseline=baseline, target=target)
+        baseline = float(cond.mean()) if baseline is None else 0.9 * baseline + 0.1 * float(cond.mean())
+        if loss is None:
+            return
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def _expected_flops(dist: ArchDistribution, n: int = 300) -> float:
+    rng = np.random.default_rng(123)
+    return float(np.mean([dist.space.flops(dist.sample(rng)[0]) for _ in range(n)]))
+
+
+def test_uniform_mode_returns_no_loss(space) -> None:
+    dist = ArchDistribution(space)
+    paths = sample_paths(dist, GTNConfig(paths=3), np.random.default_rng(0))
+    assert arch_loss(dist, paths, torch.ones(3), GTNConfig(arch_loss="uniform"), baseline=None) is None
+    assert all(float(p.detach().abs().sum()) == 0 for p in dist.parameters())
+
+
+@pytest.mark.parametrize("mode,sign", [("reinforce-hard", 1.0), ("gumbel", 1.0), ("gumbel", -1.0)])
+def test_ascending_modes_favour_hard_small_students(space, mode: str, sign: float) -> None:
+    dist = ArchDistribution(space)
+    before = _expected_flops(dist)
+    _train(dist, GTNConfig(paths=4, arch_loss=mode, gumbel_sign=sign))  # type: ignore[arg-type]
+    after = _expected_flops(dist)
+    if sign > 0:  # ascend E[L_cond]: smaller (harder) students become more likely
+        assert after < 0.95 * before
+    else:  # descend: larger students (lower loss) become more likely
+        assert after > 1.05 * before
+
+
+def test_pool_prior_moves_toward_target(space) -> None:
+    dist = ArchDistribution(space)
+    target = dist.target_from_archs([space.smallest()] * 5)
+    kl0 = float(dist.kl_to(target).detach())
+    _train(dist, GTNConfig(paths=2, arch_loss="pool-prior"), steps=100, target=target)
+    assert float(dist.kl_to(target).detach()) < 0.2 * kl0
+    assert dist.most_likely() == space.smallest()
+
+
+def test_flops_flat_prior_flattens_histogram(space) -> None:
+    dist = ArchDistribution(space)
+    target = flops_flat_prior(dist, np.random.default_rng(0), samples=400, bins=4)
+    assert all(abs(float(t.sum()) - 1) < 1e-5 for t in target)
+    assert len(target) == len(dist.logits)
+
+
+def test_explicit_pool_support_and_sandwich(space) -> None:
+    pool = [space.smallest(), space.largest()]
+    dist = ArchDistribution(space, pool)
+    rng = np.random.default_rng(0)
+    archs = {dist.sample(rng)[0] for _ in range(30)}
+    assert archs == set(pool)
+    paths = sample_paths(dist, GTNConfig(paths=1, sandwich=True), rng)
+    assert [p.indices is None for p in paths] == [False, True, True]
+    assert paths[1].arch == space.smallest() and paths[2].arch == space.largest()
+
+
+def test_log_prob_ignores_inactive_decisions(space) -> None:
+    dist = ArchDistribution(space)
+    with torch.no_grad():
+        for p in dist.logits:
+            p.copy_(torch.randn(p.shape))
+    a = space.smallest()  # depth 1: the b2 decisions are inactive
+    idx = dist.encode(a)
+    manual = sum(
+        float(torch.log_softmax(dist.logits[j].detach(), 0)[i])
+        for j, (c, i) in enumerate(zip(space.choices, idx))
+        if space.is_active(c.name, a)
+    )
+    assert float(dist.log_prob(idx).detach()) == pytest.approx(manual, rel=1e-5)
+
+
+def test_max_path_mflops_limits_samples(space) -> None:
+    dist = ArchDistribution(space)
+    flops = sorted(space.flops(space.sample(np.random.default_rng(i))) for i in range(50))
+    limit = flops[len(flops) // 3] / 1e6
+    paths = sample_paths(dist, GTNConfig(paths=20, max_path_mflops=limit), np.random.default_rng(0))
+    assert all(space.flops(p.arch) <= limit * 1e6 for p in paths)

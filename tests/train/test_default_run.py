@@ -1,0 +1,54 @@
+"""default_run caches under $AUTOGTKD_HOME/runs/default-<hash>, reuses it, and resumes a killed call."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+import autogtkd.train._run as run_mod
+from autogtkd.train import default_run, default_run_config, load_run, run_is_complete
+
+from .conftest import SPEC, tiny_config, tiny_space
+
+
+def test_default_config_is_the_documented_one() -> None:
+    dataset, space, teacher, cfg = default_run_config()
+    assert (dataset.name, dataset.image_size, space, teacher, cfg.method) == (
+        "digits",
+        32,
+        "mbv3-cifar",
+        "resnet8",
+        "gtn",
+    )
+
+
+def test_default_run_caches_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run_mod, "default_run_config", lambda: (SPEC, tiny_space(), "resnet8", tiny_config(epochs=2)))
+    monkeypatch.setenv("AUTOGTKD_HOME", str(tmp_path / "home"))
+
+    class Kill(Exception):
+        pass
+
+    original = run_mod.train
+
+    def killed_train(*a, **k):
+        def stop(state):
+            raise Kill()
+
+        return original(*a, **k, on_epoch_end=stop)
+
+    monkeypatch.setattr(run_mod, "train", killed_train)
+    with pytest.raises(Kill):
+        default_run(progress=False)
+    (partial,) = (tmp_path / "home" / "runs").iterdir()
+    assert partial.name.startswith("default-") and not run_is_complete(partial)
+    monkeypatch.setattr(run_mod, "train", original)
+    path = default_run(progress=False)  # resumes the killed run
+    assert path == partial and run_is_complete(path)
+    assert [r["epoch"] for r in load_run(path, load_data=False).metrics] == [1, 2]
+    t0 = time.perf_counter()
+    assert default_run(progress=False) == path  # cached
+    assert time.perf_counter() - t0 < 5
+    assert default_run(tmp_path / "elsewhere", progress=False).parent == tmp_path / "elsewhere" / "runs"

@@ -1,0 +1,140 @@
+"""Run directories: every method trains, resume equals an uninterrupted run, divergence, load_run."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from autogtkd.distill import GTNConfig
+from autogtkd.exceptions import CheckpointError, DivergenceError
+from autogtkd.train import MetricsLog, load_checkpoint, load_run, run_is_complete, train
+
+from .conftest import SPEC, tiny_config, tiny_space
+
+
+def _train(tmp: Path, digits8, cfg, teacher: str | None = "resnet8", **kw):
+    return train(tmp, space=tiny_space(), dataset=SPEC, teacher=teacher, config=cfg, data=digits8, progress=False, **kw)
+
+
+@pytest.mark.parametrize("method", ["gtn", "vanilla", "inplace", "supernet-kd", "sftn"])
+def test_every_method_writes_a_finite_run(tmp_path: Path, digits8, method: str) -> None:
+    sftn_arch = tiny_space().smallest().to_dict() if method == "sftn" else None
+    cfg = tiny_config(
+        method=method, epochs=1, sftn_arch=sftn_arch, gtn=GTNConfig(paths=1), inplace_paths=0, teacher_epochs=1
+    )
+    out = _train(tmp_path / "run", digits8, cfg)
+    assert run_is_complete(out)
+    records = MetricsLog.read(out)
+    assert records and all(math.isfinite(r["train_loss"]) for r in records)
+    ckpt = load_checkpoint(out / "checkpoint.pt")
+    expected = {
+        "gtn": {"teacher", "supernet", "branches", "arch_dist"},
+        "vanilla": {"teacher"},
+        "inplace": {"supernet"},
+        "supernet-kd": {"teacher", "supernet"},
+        "sftn": {"teacher", "supernet", "branches", "arch_dist"},
+    }[method]
+    assert set(ckpt.models) == expected
+    if method == "supernet-kd":  # two phases: teacher, then supernet
+        assert [r["phase"] for r in records] == ["teacher", "supernet"]
+
+
+def test_config_json_and_load_run(tmp_path: Path, digits8) -> None:
+    out = _train(tmp_path / "run", digits8, tiny_config(epochs=1))
+    rc = json.loads((out / "config.json").read_text())
+    assert rc["format"] == "autogtkd-run" and rc["version"] == 1
+    assert rc["space"]["name"] == "tiny" and rc["space"]["spec"]["family"] == "mobilenetv3"
+    assert rc["dataset"]["name"] == "digits" and rc["teacher"] == "resnet8" and rc["method"] == "gtn"
+    assert rc["train"]["gtn"]["paths"] == 4
+    run = load_run(out)
+    assert run.supernet is not None and not run.supernet.training
+    assert run.teacher is not None and not run.teacher.training
+    assert run.data is not None and len(run.data.val) == len(digits8.val)
+    ckpt = load_checkpoint(out / "checkpoint.pt")
+    for k, v in run.supernet.state_dict().items():
+        assert torch.equal(v, ckpt.models["supernet"][k])
+    x = torch.randn(2, 3, 8, 8)
+    with run.supernet.activated(run.space.smallest()):
+        assert run.supernet(x).shape == (2, 10)
+    assert load_run(out, load_data=False).data is None
+
+
+def test_load_run_refuses_missing_incomplete_foreign(tmp_path: Path, digits8) -> None:
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_run(tmp_path / "nope")
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "config.json").write_text('{"format": "something-else"}')
+    with pytest.raises(CheckpointError, match="not an autogtkd run"):
+        load_run(tmp_path / "foreign")
+    out = _train(tmp_path / "run", digits8, tiny_config(epochs=1, method="vanilla"))
+    (out / "done.json").unlink()
+    with pytest.raises(CheckpointError, match="incomplete"):
+        load_run(out)
+
+
+def test_same_dir_other_run_is_refused(tmp_path: Path, digits8) -> None:
+    out = _train(tmp_path / "run", digits8, tiny_config(epochs=1, method="vanilla"))
+    with pytest.raises(CheckpointError, match="different run"):
+        _train(out, digits8, tiny_config(epochs=2, method="vanilla"))
+
+
+class _Kill(Exception):
+    pass
+
+
+def test_resume_after_interruption_equals_uninterrupted(tmp_path: Path, digits8) -> None:
+    cfg = tiny_config(epochs=2, gtn=GTNConfig(paths=1, arch_loss="reinforce-hard"))
+    full = _train(tmp_path / "full", digits8, cfg)
+
+    def kill_after_first(state) -> None:
+        if state.epoch == 1:
+            raise _Kill()
+
+    with pytest.raises(_Kill):
+        _train(tmp_path / "cut", digits8, cfg, on_epoch_end=kill_after_first)
+    assert not run_is_complete(tmp_path / "cut")
+    assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt").epoch == 1
+    resumed = _train(tmp_path / "cut", digits8, cfg)
+    a, b = load_checkpoint(full / "checkpoint.pt"), load_checkpoint(resumed / "checkpoint.pt")
+    assert a.step == b.step == 4
+    for name in a.models:
+        for k, v in a.models[name].items():
+            assert torch.equal(v, b.models[name][k]), f"{name}.{k} differs after resume"
+    assert a.extra["arch_baseline"] == b.extra["arch_baseline"]
+    assert a.rng["numpy"] == b.rng["numpy"]
+    assert [r["step"] for r in MetricsLog.read(resumed)] == [r["step"] for r in MetricsLog.read(full)]
+    # the architecture distribution moved (reinforce-hard updates phi)
+    assert any(float(t.abs().sum()) > 0 for t in a.models["arch_dist"].values())
+
+
+def test_divergence_raises_and_keeps_last_good_checkpoint(tmp_path: Path, digits8) -> None:
+    def poison(state) -> None:
+        if state.epoch == 1:
+            with torch.no_grad():
+                for p in teacher_holder["teacher"].parameters():
+                    p.fill_(float("nan"))
+
+    teacher_holder: dict = {}
+    import autogtkd.train._run as run_mod
+
+    original = run_mod._teacher
+
+    def capture(*a, **k):
+        t = original(*a, **k)
+        teacher_holder["teacher"] = t
+        return t
+
+    run_mod._teacher = capture
+    try:
+        with pytest.raises(DivergenceError, match="loss became nan"):
+            _train(tmp_path / "run", digits8, tiny_config(epochs=2, method="vanilla"), on_epoch_end=poison)
+    finally:
+        run_mod._teacher = original
+    ckpt = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert ckpt.epoch == 1
+    assert all(torch.isfinite(v).all() for v in ckpt.models["teacher"].values() if v.is_floating_point())
+    assert not run_is_complete(tmp_path / "run")
