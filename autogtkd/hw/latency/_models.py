@@ -1,0 +1,304 @@
+"""Latency regressors following the scikit-learn estimator contract.
+
+* :class:`NonNegativeLinearRegressor` -- (weighted) least squares with non-negative coefficients
+  and an optional ridge penalty on some columns. On look-up-table features it is the OFA-style
+  per-block model: each layer signature gets a latency ``>= 0`` and a network's latency is the sum
+  of its blocks', fitted from whole-network measurements (we do not time blocks in isolation:
+  block timings miss the fusion and memory effects of the whole graph).
+* :class:`LatencyRegressor` -- picks a model kind from the :data:`MODEL_KINDS` registry by
+  K-fold cross-validated mean absolute percentage error and refits it on all data.
+
+Both take a numeric feature matrix ``X`` of shape ``(n, d)`` (see
+:class:`~autogtkd.hw.latency.ArchFeaturizer` for the column layout) and latencies ``y`` in ms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.optimize import nnls
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.ensemble import ExtraTreesRegressor, GradientBoostingRegressor, RandomForestRegressor
+from sklearn.linear_model import RidgeCV
+from sklearn.model_selection import KFold, RepeatedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from autogtkd.registry import Registry
+
+__all__ = [
+    "FEW_SHOT_KINDS",
+    "FEW_SHOT_KINDS_NO_COSTS",
+    "LUT_ALPHAS",
+    "MANY_SHOT_KINDS",
+    "MODEL_KINDS",
+    "LatencyRegressor",
+    "ModelKind",
+    "NonNegativeLinearRegressor",
+]
+
+
+class NonNegativeLinearRegressor(RegressorMixin, BaseEstimator):
+    """Linear regression with coefficients ``>= 0`` and a free intercept.
+
+    Minimises ``sum_i w_i (y_i - x_i . c - b)^2 / s_y^2 + alpha * sum(w) * sum_{j >= n_free} (c_j s_j / s_y)^2``
+    subject to ``c >= 0``, where ``s_j = max_i |x_ij|`` (column scale) and ``s_y`` the weighted mean
+    of ``|y|``: the penalty is scale-free. Columns before ``n_free`` are not penalised.
+
+    Args:
+        alpha: ridge strength on the penalised columns (``0``: plain non-negative least squares).
+        n_free: number of leading columns without penalty.
+        fit_intercept: whether to fit a (sign-free, unpenalised) intercept.
+
+    Attributes:
+        coef_: coefficients, shape ``(n_features,)``, all ``>= 0`` (ms per unit of the column).
+        intercept_: intercept in ms.
+
+    Example:
+        >>> X = np.array([[1, 0], [0, 1], [1, 1], [2, 1]], dtype=float)
+        >>> m = NonNegativeLinearRegressor(alpha=0.0).fit(X, X @ [2.0, 3.0] + 1.0)
+        >>> np.round(m.coef_, 6).tolist(), round(m.intercept_, 6)
+        ([2.0, 3.0], 1.0)
+    """
+
+    def __init__(self, alpha: float = 0.0, n_free: int = 0, fit_intercept: bool = True) -> None:
+        self.alpha = alpha
+        self.n_free = n_free
+        self.fit_intercept = fit_intercept
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> NonNegativeLinearRegressor:
+        """Fit on ``X`` (n, d) and ``y`` (n,); ``sample_weight`` (n,) optional. Returns ``self``."""
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        w = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        if self.alpha < 0:
+            raise ValueError(f"alpha must be >= 0, got {self.alpha}")
+        pos = w > 0
+        d = X.shape[1]
+        scale = np.abs(X[pos]).max(axis=0) if pos.any() else np.ones(d)
+        scale = np.where(scale > 0, scale, 1.0)
+        wsum = float(w.sum()) or 1.0
+        y_scale = float(np.sum(w * np.abs(y)) / wsum) or 1.0
+        # the intercept is free, so it is profiled out by weighted centring; then plain NNLS
+        Xs = X / scale
+        ys = y / y_scale
+        if self.fit_intercept:
+            x_mean = (w @ Xs) / wsum
+            y_mean = float(w @ ys) / wsum
+        else:
+            x_mean, y_mean = np.zeros(d), 0.0
+        sw = np.sqrt(w)
+        A = (Xs - x_mean) * sw[:, None]
+        b = (ys - y_mean) * sw
+        penalised = np.zeros(d, dtype=bool)
+        penalised[min(int(self.n_free), d):] = True
+        if self.alpha > 0 and penalised.any():
+            P = np.zeros((int(penalised.sum()), d))
+            P[np.arange(P.shape[0]), np.flatnonzero(penalised)] = np.sqrt(self.alpha * wsum)
+            A = np.vstack([A, P])
+            b = np.concatenate([b, np.zeros(P.shape[0])])
+        c, _ = nnls(A, b, maxiter=50 * max(d, 1))
+        c = np.clip(c, 0.0, None)
+        self.coef_ = c / scale * y_scale
+        self.intercept_ = float((y_mean - x_mean @ c) * y_scale) if self.fit_intercept else 0.0
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted latency, shape ``(n,)``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return X @ self.coef_ + self.intercept_
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.regressor_tags.poor_score = True  # c >= 0 cannot fit targets that fall with a feature
+        return tags
+
+
+# ---------------------------------------------------------------------- model kinds
+@dataclass(frozen=True)
+class ModelKind:
+    """A candidate of :class:`LatencyRegressor`.
+
+    Attributes:
+        make: ``(random_state, n_analytic) -> estimator`` (unfitted).
+        view: which columns it sees: ``"additive"`` (analytic + lut), ``"analytic"`` or ``"all"``.
+        log_target: fit ``log(latency)`` (relative errors) instead of latency.
+        relative_weights: fit with ``sample_weight = 1 / y^2`` (relative squared error).
+    """
+
+    make: Callable[[int, int], Any]
+    view: str = "all"
+    log_target: bool = False
+    relative_weights: bool = False
+
+
+MODEL_KINDS: Registry[ModelKind] = Registry("latency model kind")
+MODEL_KINDS.register("lut", lambda **kw: ModelKind(
+    lambda seed, n_free: NonNegativeLinearRegressor(alpha=kw.get("alpha", 1e-3), n_free=n_free),
+    view="additive", relative_weights=True))
+MODEL_KINDS.register("analytic", lambda **kw: ModelKind(
+    lambda seed, n_free: NonNegativeLinearRegressor(alpha=0.0), view="analytic", relative_weights=True))
+MODEL_KINDS.register("ridge", lambda **kw: ModelKind(
+    lambda seed, n_free: make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13))), log_target=True))
+MODEL_KINDS.register("gbr", lambda **kw: ModelKind(
+    lambda seed, n_free: GradientBoostingRegressor(
+        n_estimators=200, learning_rate=0.05, max_depth=3, subsample=0.8, random_state=seed), log_target=True))
+MODEL_KINDS.register("rf", lambda **kw: ModelKind(
+    lambda seed, n_free: RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=1), log_target=True))
+MODEL_KINDS.register("extra_trees", lambda **kw: ModelKind(
+    lambda seed, n_free: ExtraTreesRegressor(n_estimators=100, random_state=seed, n_jobs=1), log_target=True))
+
+#: penalty strengths tried for "lut" (chosen by the same cross-validation as the model kind)
+LUT_ALPHAS: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+#: kinds tried by ``model="auto"`` in few-shot mode (n <= few_shot_max): strong priors, cheap to refit
+FEW_SHOT_KINDS: tuple[str, ...] = ("lut", "analytic", "ridge")
+#: few-shot kinds when the space gives no per-layer costs (only its encoding): interactions need trees
+FEW_SHOT_KINDS_NO_COSTS: tuple[str, ...] = ("ridge", "gbr", "extra_trees")
+#: kinds tried by ``model="auto"`` with more data
+MANY_SHOT_KINDS: tuple[str, ...] = ("lut", "analytic", "ridge", "gbr", "rf", "extra_trees")
+
+
+_LINEAR_KINDS = ("lut", "analytic", "ridge")
+
+
+def _candidates(kinds: tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
+    out: list[tuple[str, dict[str, Any]]] = []
+    for k in kinds:
+        if k == "lut":
+            out += [("lut", {"alpha": a}) for a in LUT_ALPHAS]
+        else:
+            out.append((k, {}))
+    return out
+
+
+def _mape(y: np.ndarray, pred: np.ndarray) -> float:
+    if np.all(y > 0):
+        return float(np.mean(np.abs(pred - y) / y))
+    return float(np.mean((pred - y) ** 2))  # generic targets (not latencies): MSE
+
+
+class LatencyRegressor(RegressorMixin, BaseEstimator):
+    """Pick a latency model by cross-validation and refit it on all data.
+
+    Args:
+        model: a kind from :data:`MODEL_KINDS` (``"lut"``, ``"analytic"``, ``"ridge"``, ``"gbr"``,
+            ``"rf"``, ``"extra_trees"``) or ``"auto"`` (cross-validate several).
+        n_analytic: leading analytic columns of ``X`` (see ``ArchFeaturizer``).
+        n_lut: look-up-table columns after them. The remaining columns are tabular.
+        cv: folds of the K-fold cross-validation.
+        few_shot_max: at most this many samples is *few-shot mode*: ``"auto"`` tries only
+            :data:`FEW_SHOT_KINDS` (:data:`FEW_SHOT_KINDS_NO_COSTS` without analytic/lut columns)
+            and, when every candidate is linear (cheap), the folds are repeated 3 times (less
+            variance in the choice).
+        candidates: kinds ``"auto"`` tries instead of the defaults above (``None``: defaults).
+        random_state: seed of the folds and the tree models.
+
+    Attributes:
+        model_: the kind chosen (``"lut"``, ...).
+        params_: its options (``{"alpha": ...}`` for ``"lut"``).
+        estimator_: the fitted estimator.
+        cv_scores_: ``{candidate: mean CV MAPE}`` (MSE when some target is <= 0).
+        log_target_: whether ``estimator_`` predicts ``log(latency)``.
+        columns_: ``(start, stop)`` of the columns the estimator sees.
+        few_shot_: whether few-shot mode was used.
+    """
+
+    def __init__(
+        self, model: str = "auto", n_analytic: int = 0, n_lut: int = 0, cv: int = 5, few_shot_max: int = 100,
+        random_state: int = 0, candidates: tuple[str, ...] | None = None,
+    ) -> None:
+        self.model = model
+        self.n_analytic = n_analytic
+        self.n_lut = n_lut
+        self.cv = cv
+        self.few_shot_max = few_shot_max
+        self.random_state = random_state
+        self.candidates = candidates
+
+    # columns each view sees
+    def _view(self, view: str, d: int) -> tuple[int, int]:
+        if view == "additive":
+            return (0, self.n_analytic + self.n_lut) if self.n_analytic + self.n_lut else (0, d)
+        if view == "analytic":
+            return (0, self.n_analytic) if self.n_analytic else (0, d)
+        return (0, d)
+
+    def _usable(self, name: str) -> bool:
+        if name == "lut":
+            return self.n_lut > 0 or self.model == "lut" or self.candidates is not None
+        if name == "analytic":
+            return self.n_analytic > 0 or self.model == "analytic" or self.candidates is not None
+        return True
+
+    def _fit_one(self, name: str, params: dict[str, Any], X: np.ndarray, y: np.ndarray) -> tuple[Any, bool, tuple[int, int]]:
+        kind = MODEL_KINDS.create(name, **params)
+        start, stop = self._view(kind.view, X.shape[1])
+        est = kind.make(self.random_state, min(self.n_analytic, stop))
+        log_target = kind.log_target and bool(np.all(y > 0))
+        target = np.log(y) if log_target else y
+        Xv = X[:, start:stop]
+        if kind.relative_weights and np.all(y > 0):
+            est.fit(Xv, target, sample_weight=1.0 / y**2)
+        else:
+            est.fit(Xv, target)
+        return est, log_target, (start, stop)
+
+    @staticmethod
+    def _predict_one(est: Any, log_target: bool, cols: tuple[int, int], X: np.ndarray) -> np.ndarray:
+        pred = np.asarray(est.predict(X[:, cols[0]:cols[1]]), dtype=np.float64)
+        return np.exp(pred) if log_target else pred
+
+    def fit(self, X: Any, y: Any) -> LatencyRegressor:
+        """Fit on ``X`` (n, d) and latencies ``y`` (n,) in ms. Returns ``self``."""
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        n = X.shape[0]
+        self.few_shot_ = n <= self.few_shot_max
+        if self.model == "auto" and self.candidates is not None:
+            for k in self.candidates:
+                MODEL_KINDS.get(k)
+            kinds = tuple(self.candidates)
+        elif self.model == "auto":
+            costs = self.n_analytic + self.n_lut > 0
+            kinds = (FEW_SHOT_KINDS if costs else FEW_SHOT_KINDS_NO_COSTS) if self.few_shot_ else MANY_SHOT_KINDS
+        else:
+            MODEL_KINDS.get(self.model)  # unknown names raise with the valid ones listed
+            kinds = (self.model,)
+        cands = [(k, p) for k, p in _candidates(tuple(kinds)) if self._usable(k)]
+        if not cands:
+            cands = [("ridge", {})]
+        self.cv_scores_: dict[str, float] = {}
+        n_splits = min(int(self.cv), n)
+        if len(cands) > 1 and n_splits >= 2:
+            cheap = all(k in _LINEAR_KINDS for k, _ in cands)
+            splitter: Any = (
+                RepeatedKFold(n_splits=n_splits, n_repeats=3, random_state=self.random_state)
+                if self.few_shot_ and cheap else KFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
+            )
+            folds = list(splitter.split(X))
+            for name, params in cands:
+                errs = []
+                for tr, te in folds:
+                    est, lt, cols = self._fit_one(name, params, X[tr], y[tr])
+                    errs.append(_mape(y[te], self._predict_one(est, lt, cols, X[te])))
+                self.cv_scores_[_label(name, params)] = float(np.mean(errs))
+            best = min(range(len(cands)), key=lambda i: self.cv_scores_[_label(*cands[i])])
+        else:
+            best = 0
+        self.model_, self.params_ = cands[best]
+        self.estimator_, self.log_target_, self.columns_ = self._fit_one(self.model_, self.params_, X, y)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted latency in ms, shape ``(n,)``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return self._predict_one(self.estimator_, self.log_target_, self.columns_, X)
+
+
+def _label(name: str, params: dict[str, Any]) -> str:
+    return name + "".join(f"({k}={v:g})" for k, v in sorted(params.items()))
+

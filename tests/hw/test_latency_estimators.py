@@ -1,0 +1,83 @@
+"""scikit-learn estimator contract of the latency regressors (``parametrize_with_checks``).
+
+No check is skipped by us. sklearn itself skips a few (shown as skipped by pytest) because they
+cannot apply here: the pandas-input checks (pandas is not installed) and the array-API checks
+(``SCIPY_ARRAY_API`` is unset). ``NonNegativeLinearRegressor`` accepts sample weights and passes the
+weight-equivalence checks; ``LatencyRegressor`` takes none, so sklearn does not run them for it.
+``NonNegativeLinearRegressor`` declares ``poor_score`` (its coefficients are constrained to be
+>= 0, so it cannot fit targets that fall with a feature; the score check is relaxed by sklearn).
+
+``LatencyRegressor(candidates=("lut", "analytic", "ridge"), cv=3)`` keeps the cross-validated
+selection but over cheap candidates, so the checks stay fast; the tree candidates are tested below.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from autogtkd.hw.latency import LatencyRegressor, NonNegativeLinearRegressor
+
+ESTIMATORS = [
+    NonNegativeLinearRegressor(),
+    NonNegativeLinearRegressor(alpha=0.1, n_free=1),
+    LatencyRegressor(model="ridge"),
+    LatencyRegressor(candidates=("lut", "analytic", "ridge"), cv=3),
+    LatencyRegressor(model="extra_trees"),
+]
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_contract(estimator, check):  # type: ignore[no-untyped-def]
+    check(estimator)
+
+
+def test_nonnegative_coefficients_and_exact_recovery() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 4, size=(80, 6)).astype(float)
+    w = np.array([0.5, 0.0, 1.5, 2.0, 0.1, 0.0])
+    y = X @ w + 0.3
+    m = NonNegativeLinearRegressor().fit(X, y)
+    assert np.all(m.coef_ >= 0)
+    np.testing.assert_allclose(m.coef_, w, atol=1e-8)
+    assert m.intercept_ == pytest.approx(0.3, abs=1e-8)
+    # a target that falls with a feature cannot get a negative coefficient
+    m2 = NonNegativeLinearRegressor().fit(X, -X[:, 0] + 10)
+    assert m2.coef_[0] == 0.0
+
+
+def test_ridge_penalty_spares_free_columns() -> None:
+    rng = np.random.default_rng(1)
+    X = rng.random((50, 3))
+    y = X @ [2.0, 1.0, 1.0]
+    heavy = NonNegativeLinearRegressor(alpha=100.0, n_free=1, fit_intercept=False).fit(X, y)
+    assert heavy.coef_[0] > 1.0 and heavy.coef_[1:].max() < 0.2
+
+
+def test_auto_picks_the_generating_model_family() -> None:
+    rng = np.random.default_rng(2)
+    X = rng.integers(0, 3, size=(90, 8)).astype(float)
+    y = X @ rng.uniform(0.1, 1.0, 8) + 0.5  # additive, positive: the look-up table model is exact
+    reg = LatencyRegressor(n_lut=8).fit(X, y)
+    assert reg.model_ == "lut" and reg.few_shot_
+    assert set(reg.cv_scores_) >= {"ridge", "lut(alpha=0.001)"}
+    np.testing.assert_allclose(reg.predict(X), y, rtol=0.01)
+
+
+def test_unknown_model_kind_lists_valid_ones() -> None:
+    from autogtkd.exceptions import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="valid: analytic, extra_trees, gbr, lut, rf, ridge"):
+        LatencyRegressor(model="svm").fit(np.ones((10, 2)), np.arange(10.0) + 1)
+
+
+@pytest.mark.slow
+def test_many_shot_auto_tries_tree_models() -> None:
+    rng = np.random.default_rng(3)
+    X = rng.random((130, 4))
+    y = np.exp(np.sin(3 * X[:, 0]) + X[:, 1] * X[:, 2])  # not additive: trees should win
+    reg = LatencyRegressor().fit(X, y)
+    assert not reg.few_shot_
+    assert {"gbr", "rf", "extra_trees"} <= set(reg.cv_scores_)
+    assert reg.model_ in ("gbr", "rf", "extra_trees")
