@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import copy
-import json
 import logging
-import os
-import tempfile
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,11 +14,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from autogtkd._io import atomic_write_json
 from autogtkd.exceptions import ConfigError, RunError
 from autogtkd.hw.costs import count_macs, count_params
 from autogtkd.space import Arch
 
-__all__ = ["EXPORT_FORMATS", "MODEL_FILES", "ExportResult", "export_model", "write_json"]
+__all__ = ["EXPORT_FORMATS", "MODEL_FILES", "ExportResult", "export_model"]
 
 ExportFormat = Literal["onnx", "torchscript", "state-dict"]
 EXPORT_FORMATS: tuple[str, ...] = ("onnx", "torchscript", "state-dict")
@@ -45,19 +43,6 @@ class ExportResult:
     arch_json: Path
     metrics_json: Path
     max_abs_diff: float | None
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as indented JSON atomically (temporary file + ``os.replace``)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _batch_shape(input_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -196,6 +181,6 @@ def export_model(
         },
     }
     arch_json, metrics_json = out / "arch.json", out / "metrics.json"
-    write_json(arch_json, info)
-    write_json(metrics_json, dict(metrics or {}))
+    atomic_write_json(arch_json, info)
+    atomic_write_json(metrics_json, dict(metrics or {}))
     return ExportResult(path, format, arch_json, metrics_json, diff)

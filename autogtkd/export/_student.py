@@ -9,8 +9,8 @@ from typing import Any
 
 from torch import nn
 
+from autogtkd._io import atomic_write_json
 from autogtkd.exceptions import AutoGTKDError, CheckpointError
-from autogtkd.export._export import write_json
 from autogtkd.hw.costs import count_params
 from autogtkd.space import Arch, SearchSpace, create_space, list_spaces, load_space, space_from_dict
 from autogtkd.train.checkpoint import load_checkpoint, save_checkpoint
@@ -70,7 +70,7 @@ def save_student_dir(
         flops = int(space.flops(a))
     except AutoGTKDError:
         flops = None
-    write_json(
+    atomic_write_json(
         out / ARCH_FILE,
         {
             "space": space_spec(space),
@@ -82,7 +82,7 @@ def save_student_dir(
             "params": count_params(model),
         },
     )
-    write_json(out / METRICS_FILE, dict(metrics or {}))
+    atomic_write_json(out / METRICS_FILE, dict(metrics or {}))
     return out
 
 

@@ -20,12 +20,12 @@ import csv
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from autogtkd._io import atomic_write_text
 from autogtkd.exceptions import RunError
 
 __all__ = ["CSV_NAME", "JSONL_NAME", "MetricsLog"]
@@ -39,19 +39,6 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 0) == 0:
         return value.item()
     return value
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class MetricsLog:
@@ -73,7 +60,7 @@ class MetricsLog:
             records = [r for r in records if r["step"] <= resume_step]
         needs_rewrite = resume_step is not None or self._has_partial_line()
         if needs_rewrite and self.jsonl_path.exists():
-            _atomic_write(self.jsonl_path, "".join(json.dumps(r) + "\n" for r in records))
+            atomic_write_text(self.jsonl_path, "".join(json.dumps(r) + "\n" for r in records))
         self._columns: list[str] = []
         for r in records:
             self._add_columns(r)
@@ -188,4 +175,4 @@ class MetricsLog:
         writer.writeheader()
         for r in records:
             writer.writerow(self._csv_row(r))
-        _atomic_write(self.csv_path, buf.getvalue())
+        atomic_write_text(self.csv_path, buf.getvalue())

@@ -21,7 +21,6 @@ import io
 import json
 import os
 import platform
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -32,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from autogtkd._io import atomic_write_bytes
 from autogtkd.exceptions import ConfigError, RunError
 
 if TYPE_CHECKING:
@@ -416,8 +416,4 @@ def save_onnx(model: nn.Module, input_shape: tuple[int, ...], path: str | os.Pat
         data = _onnx_bytes(model, torch.zeros(tuple(input_shape)))
     finally:
         model.train(was_training)
-    target = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(target)), suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, target)
+    atomic_write_bytes(path, data)
