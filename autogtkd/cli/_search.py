@@ -1,0 +1,163 @@
+"""``autogtkd search``: multi-objective search over a trained supernet (or the embedded default run)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from autogtkd.budget import ACCEPTED_FORMS, Budget, parse_budget
+from autogtkd.exceptions import BudgetError, RunError
+from autogtkd.space import Arch, SearchSpace
+
+__all__ = ["register"]
+
+DEFAULT_OUT = "autogtkd-search"
+
+
+def register(sub: Any) -> None:
+    """Add the ``search`` sub-command."""
+    from autogtkd.search import OBJECTIVES, list_strategies
+
+    p = sub.add_parser(
+        "search",
+        help="search Pareto-optimal students (accuracy vs FLOPs/params/latency) under budgets",
+        description=(
+            "Search the students of a trained supernet for the Pareto front of accuracy (after distillation "
+            "from the generic teacher) against costs, under hard budgets. FLOPs are multiply-accumulates "
+            "(MACs): 300MFLOPs = 300MMACs. Without --run, the embedded default run (digits, mbv3-cifar, a small "
+            "GTN budget) is trained once and cached. Every search is an Optuna study: rerunning the same "
+            "command resumes it, and several processes can share one --storage."
+        ),
+    )
+    p.add_argument("--budget", action="append", default=[], metavar="BUDGET",
+                   help=f"hard budget, repeatable ({ACCEPTED_FORMS}); latency needs @TARGET")
+    p.add_argument("--run", metavar="RUN_DIR", help="trained run directory (default: the embedded default run)")
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"output directory (default: {DEFAULT_OUT})")
+    p.add_argument("--strategy", default="nsga2", choices=list_strategies(), help="search strategy (default: nsga2)")
+    p.add_argument("--trials", type=int, default=20, metavar="N",
+                   help="scored architectures wanted in the study, resumed ones included (default: 20)")
+    p.add_argument("--storage", metavar="URL",
+                   help="Optuna storage URL shared by workers (default: sqlite:///DIR/study.db; "
+                        "postgresql://USER:PASS@HOST/DB for many machines)")
+    p.add_argument("--study", default="autogtkd-search", metavar="NAME", help="study name in the storage")
+    p.add_argument("--seed", type=int, default=0, help="strategy seed (default: 0)")
+    p.add_argument("--objective", action="append", choices=list(OBJECTIVES), metavar="NAME",
+                   help="objective, repeatable: accuracy, flops, params, latency_ms "
+                        "(default: accuracy + the metric of each budget, flops when none)")
+    p.add_argument("--scorer", default="inherit", choices=["inherit", "finetune"],
+                   help="inherit: supernet weights + BN recalibration (fast); finetune: short KD fine-tune "
+                        "from the generic teacher (faithful)")
+    p.add_argument("--finetune-steps", type=int, default=50, metavar="N", help="steps of the finetune scorer")
+    p.add_argument("--calib-batches", type=int, default=2, metavar="N", help="calibration batches (of 128) for BN")
+    p.add_argument("--val-batches", type=int, default=None, metavar="N", help="validation batches (of 256; default: all)")
+    p.add_argument("--prescreen", action="store_true",
+                   help="pre-screen proposals with an accuracy predictor (its Kendall tau is reported)")
+    p.add_argument("--device", default="cpu", help="torch device of the scorer (default: cpu)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="torch intra-op CPU threads while scoring (default: torch's; 1 is fastest on a busy CPU)")
+    p.add_argument("--cache-dir", metavar="DIR", help="cache of the default run (default: $AUTOGTKD_HOME or ~/.cache/autogtkd)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_search)
+
+
+def _objectives(args: argparse.Namespace, budgets: list[Budget]) -> tuple[str, ...]:
+    if args.objective:
+        objs = list(dict.fromkeys(args.objective))
+        return tuple(objs if "accuracy" in objs else ["accuracy", *objs])
+    costs = [b.metric for b in budgets] or ["flops"]
+    return tuple(dict.fromkeys(["accuracy", *costs]))
+
+
+def _latency(space: SearchSpace, budgets: list[Budget], objectives: tuple[str, ...]) -> Any:
+    latency_budgets = [b for b in budgets if b.metric == "latency_ms"]
+    if not latency_budgets and "latency_ms" not in objectives:
+        return None
+    targets = sorted({b.target for b in latency_budgets if b.target is not None})
+    if not targets or len(targets) < len({b.target for b in latency_budgets}):
+        raise BudgetError("a latency budget or objective needs a target: --budget 15ms@TARGET")
+    if len(targets) > 1:
+        raise BudgetError(f"latency budgets for several targets {targets}; search one target at a time")
+    from autogtkd.hw.latency import load_predictor
+
+    return load_predictor(targets[0], space)
+
+
+def _not_loaded(arch: Arch) -> dict[str, float]:
+    raise RunError("internal: scorer used before the run was loaded")
+
+
+def _search(args: argparse.Namespace) -> int:
+    from autogtkd.search import Prescreen, SearchProblem, search
+
+    t0 = time.perf_counter()
+    budgets = [parse_budget(b) for b in args.budget]
+    objectives = _objectives(args, budgets)
+    if args.trials < 1:
+        raise BudgetError(f"--trials must be >= 1, got {args.trials}")
+    from autogtkd.train import default_run, load_run
+
+    if args.run is None:
+        from autogtkd.space import load_space
+        from autogtkd.train import default_run_config
+
+        space = load_space(default_run_config()[1])
+        # budgets are checked against the space before anything is trained
+        SearchProblem(space, _not_loaded, objectives=objectives, budgets=budgets, latency=_latency(space, budgets, objectives))
+        run_dir = default_run(args.cache_dir, progress=not args.quiet)
+    else:
+        run_dir = Path(args.run)
+    run = load_run(run_dir, device=args.device)
+    if run.supernet is None:
+        raise RunError(f"run {run_dir} has no supernet (method {run.config.method!r}); search needs one")
+    latency = _latency(run.space, budgets, objectives)
+    problem = SearchProblem(run.space, _scorer(args, run), objectives=objectives, budgets=budgets, latency=latency)
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(max(1, args.threads))
+    prescreen = None
+    if args.prescreen:
+        from autogtkd.evaluate import AccuracyPredictor
+
+        prescreen = Prescreen(AccuracyPredictor(random_state=args.seed))
+    result = search(
+        problem, strategy=args.strategy, n_trials=args.trials, seed=args.seed, storage=args.storage,
+        study_name=args.study, out=args.out, prescreen=prescreen, progress=not args.quiet,
+    )
+    out = Path(args.out)
+    print(f"Pareto front of {len(result.trials)} scored students (top-1 in %, scorer {problem.scorer}; "
+          f"FLOPs = MACs; budgets: {', '.join(map(str, budgets)) or 'none'}):")
+    print(result.table())
+    print(f"hypervolume {result.hypervolume:.4f} (normalised); run {run_dir}")
+    if "predictor" in result.info:
+        tau = result.info["predictor"]["kendall_tau"]
+        print(f"accuracy predictor: Kendall tau {tau if tau is None else round(tau, 3)} on "
+              f"{result.info['predictor']['n_pairs']} scored proposals, {result.info['predictor']['n_screened']} screened out")
+    if "stopped" in result.info:
+        print(f"note: {result.info['stopped']}")
+    print("wrote:")
+    for name in ("pareto.json", "pareto.csv", "trials.csv", "pareto.png", "pareto.html"):
+        if (out / name).exists():
+            print(f"  {out / name}")
+    print(f"  study: {args.storage or 'sqlite:///' + str((out / 'study.db').resolve())} (study {args.study!r})")
+    print(f"done in {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+def _scorer(args: argparse.Namespace, run: Any) -> Any:
+    from autogtkd.evaluate import FinetuneScorer, InheritScorer
+
+    data = run.data
+    calib = data.loader("calib", batch_size=128, shuffle=False, augment=False)
+    val = data.loader("val", batch_size=256, shuffle=False, augment=False)
+    if args.scorer == "inherit":
+        return InheritScorer(run.supernet, calib, val, calib_batches=args.calib_batches, val_batches=args.val_batches,
+                             device=args.device)
+    if run.teacher is None:
+        raise RunError(f"run {run.path} has no teacher; use --scorer inherit")
+    train = data.loader("train", batch_size=64, shuffle=True, augment=True, seed=args.seed)
+    return FinetuneScorer(run.supernet, run.teacher, train, val, steps=args.finetune_steps, calib_loader=calib,
+                          calib_batches=args.calib_batches, val_batches=args.val_batches, seed=args.seed,
+                          device=args.device)

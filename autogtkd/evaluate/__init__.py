@@ -1,0 +1,25 @@
+"""Scoring candidates: accuracy after distillation from the generic teacher.
+
+* :class:`InheritScorer` (``inherit``): supernet weights + BatchNorm recalibration, then top-1 (fast);
+* :class:`FinetuneScorer` (``finetune``): a short KD fine-tune from the teacher, then top-1 (faithful);
+* :class:`AccuracyPredictor`: a scikit-learn regressor on architecture encodings (pre-screening);
+* :class:`FunctionEvaluator`: your own ``arch -> metrics`` function; :class:`CachedEvaluator`: a
+  cache by canonical architecture.
+"""
+
+from autogtkd.evaluate._base import CachedEvaluator, Evaluator, FunctionEvaluator, as_evaluator, check_metrics
+from autogtkd.evaluate._predictor import AccuracyPredictor, kendall_tau
+from autogtkd.evaluate._scorers import FinetuneScorer, InheritScorer, recalibrate_bn
+
+__all__ = [
+    "AccuracyPredictor",
+    "CachedEvaluator",
+    "Evaluator",
+    "FinetuneScorer",
+    "FunctionEvaluator",
+    "InheritScorer",
+    "as_evaluator",
+    "check_metrics",
+    "kendall_tau",
+    "recalibrate_bn",
+]

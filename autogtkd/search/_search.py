@@ -1,0 +1,407 @@
+"""The search loop: an Optuna study (ask/tell) over a :class:`SearchProblem`, resumable and shareable.
+
+One trial = one proposed architecture. Each proposal ends in one of four states (user attribute
+``status``):
+
+* ``evaluated``: scored by the problem's evaluator (counts toward ``n_trials``);
+* ``over_budget``: breaks a budget; completed with accuracy 0 and its constraint violations set
+  through ``Trial.set_constraint`` so that NSGA-II/TPE learn the feasible region, never scored;
+* ``duplicate``: its canonical architecture was already scored or is being scored by another worker;
+  the trial is marked FAIL (samplers ignore it) with ``duplicate_of``; nothing is evaluated twice;
+  ``surplus`` (FAIL too): other workers already fill ``n_trials``;
+* ``screened``: the accuracy predictor says it cannot reach the current front; completed with the
+  predicted accuracy and scorer ``predictor``, never reported.
+
+The study itself is the cache: a resumed run, or another process sharing the storage, sees every
+scored architecture. ``n_trials`` is the study-wide number of ``evaluated`` trials; workers wait
+for running trials of other workers before finishing, so a killed worker's trial (marked failed by
+Optuna's heartbeat, RDB storages only) is redone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.storages import BaseStorage, RDBStorage
+from optuna.trial import FrozenTrial, Trial, TrialState
+
+from autogtkd.exceptions import ConfigError
+from autogtkd.search._problem import SearchProblem
+from autogtkd.search._results import Candidate, SearchResult
+from autogtkd.search._strategies import STATUS_ATTR, create_sampler, evaluated_trials
+from autogtkd.space import Arch
+
+__all__ = ["DEFAULT_STUDY", "Prescreen", "collect_result", "open_storage", "search"]
+
+DEFAULT_STUDY = "autogtkd-search"
+_log = logging.getLogger("autogtkd.search")
+
+
+@dataclass(frozen=True)
+class Prescreen:
+    """Pre-screen proposals with an accuracy predictor fitted on the scored architectures.
+
+    Once ``min_train`` architectures are scored, a proposal whose predicted accuracy plus
+    ``margin`` (fraction) is dominated by an already scored feasible candidate is not scored.
+    Kendall's tau between predictions and the true scores of the proposals that *were* scored
+    (out-of-sample) is reported in ``pareto.json`` under ``predictor``.
+
+    Attributes:
+        predictor: an :class:`~autogtkd.evaluate.AccuracyPredictor` (or any sklearn regressor on
+            ``space.encode`` features), refitted before each prediction.
+        min_train: scored architectures needed before screening starts.
+        margin: accuracy slack (fraction) in the predicted candidate's favour.
+    """
+
+    predictor: Any
+    min_train: int = 12
+    margin: float = 0.01
+
+
+def open_storage(
+    storage: str | BaseStorage | None, out: str | Path | None = None, *, heartbeat_interval: int | None = 10,
+    grace_period: int | None = None,
+) -> str | BaseStorage | None:
+    """The storage of a study: an Optuna storage, a URL (``sqlite:///...``, ``postgresql://...``),
+    or ``None`` = SQLite ``study.db`` inside ``out`` (in memory when ``out`` is ``None``).
+
+    RDB URLs get heartbeats (``heartbeat_interval`` s; a worker silent for ``grace_period`` s,
+    default 3 intervals, has its running trial marked failed).
+    """
+    if isinstance(storage, BaseStorage):
+        return storage
+    if storage is None:
+        if out is None:
+            return None
+        Path(out).mkdir(parents=True, exist_ok=True)
+        storage = f"sqlite:///{Path(out).resolve() / 'study.db'}"
+    if storage.startswith(("sqlite:", "postgresql", "mysql")):
+        hb = heartbeat_interval if heartbeat_interval else None
+        for attempt in range(6):
+            try:
+                with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    return RDBStorage(
+                        storage,
+                        heartbeat_interval=hb,
+                        grace_period=(grace_period or 3 * hb) if hb else None,
+                        engine_kwargs={"connect_args": {"timeout": 60}} if storage.startswith("sqlite:") else None,
+                    )
+            except Exception as exc:  # noqa: BLE001 -- sqlalchemy and drivers raise many kinds
+                # two workers creating the same fresh database race on its schema: retry
+                if attempt == 5 or "UNIQUE constraint failed" not in str(exc) and "already exists" not in str(exc):
+                    raise ConfigError(f"cannot open storage {storage!r}: {str(exc).splitlines()[0]}") from None
+                time.sleep(0.2 * (attempt + 1))
+    raise ConfigError(f"unsupported storage {storage!r}; use sqlite:///PATH or postgresql://USER@HOST/DB")
+
+
+def _heartbeat_interval(storage: BaseStorage) -> int | None:
+    """The storage's heartbeat interval in seconds (``None``: no heartbeats; only RDB storages have them).
+
+    Optuna wraps RDB storages in a caching layer that forwards the heartbeat API, so this is duck-typed.
+    """
+    get = getattr(storage, "get_heartbeat_interval", None)
+    return get() if get is not None else None
+
+
+@contextlib.contextmanager
+def _heartbeat(storage: BaseStorage, trial_id: int) -> Iterator[None]:
+    """Record heartbeats for ``trial_id`` while the block runs: one before it starts (so a trial
+    that is claimed always has one), then every interval from a background thread."""
+    interval = _heartbeat_interval(storage)
+    if not interval:
+        yield
+        return
+    storage.record_heartbeat(trial_id)  # type: ignore[attr-defined]
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            storage.record_heartbeat(trial_id)  # type: ignore[attr-defined]
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def search(
+    problem: SearchProblem,
+    *,
+    strategy: str = "nsga2",
+    n_trials: int = 40,
+    seed: int = 0,
+    storage: str | BaseStorage | None = None,
+    study_name: str = DEFAULT_STUDY,
+    out: str | Path | None = None,
+    prescreen: Prescreen | None = None,
+    strategy_options: dict[str, Any] | None = None,
+    max_proposals: int | None = None,
+    patience: int = 20,
+    heartbeat_interval: int | None = 10,
+    grace_period: int | None = None,
+    poll_s: float = 1.0,
+    progress: bool = False,
+) -> SearchResult:
+    """Search for Pareto-optimal architectures of ``problem``.
+
+    Args:
+        problem: space, evaluator, objectives and budgets.
+        strategy: ``nsga2``, ``tpe``, ``evolution`` or ``random`` (see :func:`list_strategies`).
+        n_trials: scored architectures wanted in the study (study-wide: a resumed or shared study
+            counts what is already there).
+        seed: seeds the strategy; Optuna samplers get ``seed + number of existing trials`` so that a
+            resumed or second worker does not replay the first one's proposals.
+        storage: URL or Optuna storage; default SQLite ``study.db`` in ``out`` (memory without ``out``).
+        study_name: the study in the storage; the same name resumes it.
+        out: output directory; when given, results are written there (see :meth:`SearchResult.save`).
+        prescreen: optional accuracy-predictor pre-screening.
+        max_proposals: bound on proposals in this call (default ``20 * n_trials + 100``), so a
+            tight budget or an exhausted small space cannot loop forever.
+        patience: after this many proposals in a row that are over budget or duplicates, the next
+            trial is a fresh, feasible, unseen architecture enqueued by the problem's sampler.
+        heartbeat_interval, grace_period: stale-trial detection of RDB storages (seconds).
+        poll_s: wait between checks while other workers finish the last trials.
+        progress: show a progress bar (tqdm) of scored trials.
+
+    Returns:
+        the :class:`SearchResult` of the whole study.
+
+    Example:
+        >>> result = search(problem, strategy="evolution", n_trials=30, seed=0)   # doctest: +SKIP
+        >>> result.knee().arch                                                    # doctest: +SKIP
+    """
+    if n_trials < 1:
+        raise ConfigError(f"n_trials must be >= 1, got {n_trials}")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    st = open_storage(storage, out, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+    study = _open_study(problem, st, study_name, strategy, seed, strategy_options or {})
+    rng = np.random.default_rng([seed, len(study.get_trials(deepcopy=False))])
+    limit = max_proposals if max_proposals is not None else 20 * n_trials + 100
+    bar = _progress(progress, n_trials, len(evaluated_trials(study.get_trials(deepcopy=False))))
+    proposals, bad = 0, 0
+    stop_reason = ""
+    try:
+        while True:
+            if _heartbeat_interval(study._storage):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    optuna.storages.fail_stale_trials(study)  # a killed worker's trial becomes FAIL
+            trials = study.get_trials(deepcopy=False)
+            done = len(evaluated_trials(trials))
+            running = sum(1 for t in trials if t.state == TrialState.RUNNING and t.user_attrs.get("arch_key") is not None)
+            if bar is not None:
+                bar.n = min(done, n_trials)
+                bar.refresh()
+            if done >= n_trials:
+                break
+            if done + running >= n_trials:
+                time.sleep(poll_s)  # other workers are scoring the last ones; a failure reopens a slot
+                continue
+            if proposals >= limit:
+                stop_reason = f"stopped after {proposals} proposals ({done} scored)"
+                break
+            if bad >= patience:
+                fresh = _unseen(problem, trials, rng)
+                if fresh is None:
+                    stop_reason = f"no unscored feasible architecture found ({done} scored; the space may be exhausted)"
+                    break
+                study.enqueue_trial(fresh.to_dict(), skip_if_exists=False)
+                bad = 0
+            proposals += 1
+            outcome = _run_trial(study, problem, prescreen, n_trials)
+            if outcome == "surplus":  # another worker took the last slot at the same moment
+                time.sleep(float(rng.uniform(0, poll_s)))
+                continue
+            bad = 0 if outcome == "evaluated" else bad + 1
+    finally:
+        if bar is not None:
+            bar.close()
+    if stop_reason:
+        _log.warning("search %s", stop_reason)
+    result = collect_result(study, problem, info={"strategy": strategy, "seed": seed})
+    if stop_reason:
+        result.info["stopped"] = stop_reason
+    if out is not None:
+        result.save(out)
+    return result
+
+
+def _progress(enabled: bool, total: int, initial: int) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=min(initial, total), desc="search", unit="arch")
+
+
+def _open_study(
+    problem: SearchProblem, storage: str | BaseStorage | None, name: str, strategy: str, seed: int, options: dict[str, Any]
+) -> optuna.Study:
+    # sampler seed depends on how many trials exist, so resumes and extra workers propose new archs
+    try:
+        existing = optuna.load_study(study_name=name, storage=storage) if storage is not None else None
+    except KeyError:
+        existing = None
+    n_existing = len(existing.get_trials(deepcopy=False)) if existing is not None else 0
+    sampler = create_sampler(strategy, problem, seed=seed + n_existing, **options)
+    directions = [optuna.study.StudyDirection.MAXIMIZE if m else optuna.study.StudyDirection.MINIMIZE for m in problem.maximise]
+    study = optuna.create_study(storage=storage, study_name=name, directions=directions, sampler=sampler, load_if_exists=True)
+    want = problem.describe()
+    have = study.user_attrs.get("problem")
+    if have is None:
+        study.set_user_attr("problem", want)
+    elif have != want:
+        raise ConfigError(
+            f"study {name!r} in this storage was created for {have}, not {want}; "
+            "use another --out, --storage or study name"
+        )
+    if list(study.directions) != directions:
+        raise ConfigError(f"study {name!r} has other objective directions")
+    return study
+
+
+def _run_trial(study: optuna.Study, problem: SearchProblem, prescreen: Prescreen | None, n_trials: int) -> str:
+    with warnings.catch_warnings():  # we record heartbeats ourselves (see _heartbeat)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+        trial = study.ask()
+    try:
+        with _heartbeat(study._storage, trial._trial_id):
+            return _decide_and_score(study, trial, problem, prescreen, n_trials)
+    except BaseException:
+        if study._storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
+            study.tell(trial, state=TrialState.FAIL)
+        raise
+
+
+def _decide_and_score(
+    study: optuna.Study, trial: Trial, problem: SearchProblem, prescreen: Prescreen | None, n_trials: int
+) -> str:
+    arch = problem.space.canonical(
+        {c.name: trial.suggest_categorical(c.name, list(c.options)) for c in problem.space.choices}
+    )
+    costs = problem.costs(arch)
+    violations = problem.violations(costs)
+    for name, value in violations.items():
+        trial.set_constraint(name, value)
+    trial.set_user_attr("arch", arch.to_dict())
+    if any(v > 0 for v in violations.values()):
+        trial.set_user_attr(STATUS_ATTR, "over_budget")
+        study.tell(trial, problem.values({**costs, "accuracy": 0.0}))
+        return "over_budget"
+    # claim the architecture, then look for another claim (see _claimed_by_other)
+    trial.set_user_attr("arch_key", arch.key)
+    other, n_taken = _claimed_by_other(study, trial, arch)
+    if other is not None or n_taken >= n_trials:
+        trial.set_user_attr(STATUS_ATTR, "duplicate" if other is not None else "surplus")
+        if other is not None:
+            trial.set_user_attr("duplicate_of", other)
+        trial.set_user_attr("arch_key", None)
+        study.tell(trial, state=TrialState.FAIL)
+        return "duplicate" if other is not None else "surplus"
+    predicted = _predict(study, problem, prescreen, arch)
+    if prescreen is not None and predicted is not None:
+        trial.set_user_attr("predicted_accuracy", predicted)
+        if _dominated(study, problem, {**costs, "accuracy": min(1.0, predicted + prescreen.margin)}):
+            trial.set_user_attr(STATUS_ATTR, "screened")
+            trial.set_user_attr("scorer", "predictor")
+            study.tell(trial, problem.values({**costs, "accuracy": predicted}))
+            return "screened"
+    metrics = problem.evaluate(arch)
+    trial.set_user_attr("metrics", metrics)
+    trial.set_user_attr("scorer", problem.scorer)
+    trial.set_user_attr(STATUS_ATTR, "evaluated")
+    study.tell(trial, problem.values(metrics))
+    return "evaluated"
+
+
+def _claimed_by_other(study: optuna.Study, trial: Trial, arch: Arch) -> tuple[int | None, int]:
+    """``(number of another trial that scored, screened or is scoring arch, or None; number of
+    slots taken by others = evaluated trials + other running claims)``.
+
+    Every worker writes its claim before reading the others', so of two concurrent claims at least
+    one sees the other; a trial yields to any other live claim of the same architecture (or when
+    the others fill ``n_trials``), so nothing is scored twice and ``n_trials`` is never exceeded
+    (at worst both yield and retry).
+    """
+    key = arch.key
+    other, taken = None, 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
+        if t.number == trial.number:
+            continue
+        status = t.user_attrs.get(STATUS_ATTR)
+        claimed = t.state == TrialState.RUNNING and t.user_attrs.get("arch_key") is not None
+        taken += int(claimed or status == "evaluated")
+        if t.user_attrs.get("arch_key") == key and (claimed or status in ("evaluated", "screened")):
+            other = t.number if other is None else other
+    return other, taken
+
+
+def _unseen(problem: SearchProblem, trials: list[FrozenTrial], rng: np.random.Generator, tries: int = 200) -> Arch | None:
+    seen = {t.user_attrs.get("arch_key") for t in trials if t.state in (TrialState.COMPLETE, TrialState.RUNNING)}
+    for _ in range(tries):
+        a = problem.sample(rng)
+        if a.key not in seen:
+            return a
+    return None
+
+
+def _predict(study: optuna.Study, problem: SearchProblem, prescreen: Prescreen | None, arch: Arch) -> float | None:
+    if prescreen is None:
+        return None
+    done = evaluated_trials(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    if len(done) < prescreen.min_train:
+        return None
+    x = problem.space.encode_many([t.user_attrs["arch"] for t in done])
+    y = np.array([t.user_attrs["metrics"]["accuracy"] for t in done])
+    prescreen.predictor.fit(x, y)
+    return float(np.clip(prescreen.predictor.predict(problem.space.encode(arch)[None, :])[0], 0.0, 1.0))
+
+
+def _dominated(study: optuna.Study, problem: SearchProblem, metrics: dict[str, float]) -> bool:
+    from autogtkd.search._pareto import to_minimisation
+
+    done = [
+        t for t in evaluated_trials(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+        if all(v <= 0 for v in t.constraints.values())
+    ]
+    if not done:
+        return False
+    pts = to_minimisation(np.array([t.values for t in done]), problem.maximise)
+    me = to_minimisation(np.array([problem.values(metrics)]), problem.maximise)[0]
+    return bool(((pts <= me).all(1) & (pts < me).any(1)).any())
+
+
+def collect_result(study: optuna.Study, problem: SearchProblem, *, info: dict[str, Any] | None = None) -> SearchResult:
+    """The :class:`SearchResult` of a study: every scored trial, the feasible front, hypervolume and
+    (with pre-screening) Kendall's tau of the predictor on the scored proposals."""
+    from scipy.stats import kendalltau
+
+    done = evaluated_trials(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    cands = [
+        Candidate.from_metrics(Arch.from_dict(t.user_attrs["arch"]), t.user_attrs["metrics"], scorer=t.user_attrs["scorer"], trial=t.number)
+        for t in sorted(done, key=lambda t: t.number)
+    ]
+    extra: dict[str, Any] = {"study": study.study_name, "space": problem.space.name, **(info or {})}
+    pairs = [(t.user_attrs["predicted_accuracy"], t.user_attrs["metrics"]["accuracy"]) for t in done if "predicted_accuracy" in t.user_attrs]
+    all_trials = study.get_trials(deepcopy=False)
+    n_screened = sum(1 for t in all_trials if t.user_attrs.get(STATUS_ATTR) == "screened")
+    if pairs or n_screened:
+        tau = float(kendalltau(*zip(*pairs)).statistic) if len(pairs) >= 3 else None
+        extra["predictor"] = {"kendall_tau": tau, "n_pairs": len(pairs), "n_screened": n_screened}
+    extra["n_over_budget"] = sum(1 for t in all_trials if t.user_attrs.get(STATUS_ATTR) == "over_budget")
+    extra["n_duplicates"] = sum(1 for t in all_trials if t.user_attrs.get(STATUS_ATTR) == "duplicate")
+    return SearchResult(cands, objectives=problem.objectives, budgets=problem.budgets, reference=problem.reference_costs(), info=extra)

@@ -1,0 +1,75 @@
+"""``autogtkd search`` and ``autogtkd pareto`` end to end on a tiny trained run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from autogtkd.cli import main
+
+
+def test_infeasible_budget_fails_fast_before_training(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("AUTOGTKD_HOME", str(tmp_path / "home"))
+    assert main(["search", "--budget", "1MFLOPs", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "below the smallest architecture" in err[0] and "16.94MFLOPs" in err[0]
+    assert not (tmp_path / "home").exists() and not (tmp_path / "out").exists()  # nothing trained or written
+
+
+def test_latency_budget_needs_a_target(tmp_path: Path, capsys) -> None:
+    assert main(["search", "--budget", "5ms", "--out", str(tmp_path)]) == 2
+    assert "needs a target" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    from autogtkd.train import DatasetSpec, TrainConfig, train
+
+    out = tmp_path_factory.mktemp("run") / "run"
+    cfg = TrainConfig(epochs=1, max_steps_per_epoch=1, eval_batches=1, batch_size=16, seed=0)
+    return train(out, space="mbv3-cifar", dataset=DatasetSpec(subset=120), teacher="resnet8", config=cfg, progress=False)
+
+
+@pytest.mark.slow  # trains a 1-step run first: minutes on a loaded 2-core CPU
+def test_search_cli_writes_front_within_budget_and_resumes(tiny_run: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    argv = ["search", "--run", str(tiny_run), "--budget", "60MFLOPs", "--trials", "3", "--out", str(out),
+            "--strategy", "random", "--quiet", "--val-batches", "1", "--calib-batches", "1"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "Pareto front of 3 scored students" in text and str(out / "pareto.json") in text
+    doc = json.loads((out / "pareto.json").read_text())
+    assert doc["candidates"] and all(c["flops"] <= 60e6 and c["scorer"] == "inherit" for c in doc["candidates"])
+    assert (out / "pareto.png").exists() and (out / "pareto.csv").exists()
+    # rerunning with a larger total resumes the same study
+    assert main([*argv[:6], "5", *argv[7:]]) == 0
+    assert "Pareto front of 5 scored students" in capsys.readouterr().out
+    assert main(["pareto", "show", str(out)]) == 0
+    assert "Pareto-optimal of 5 scored" in capsys.readouterr().out
+    assert main(["pareto", "show", str(out), "--best-under", "60MFLOPs"]) == 0
+    assert json.loads(capsys.readouterr().out)["flops"] <= 60e6
+    assert main(["pareto", "plot", str(out), "--out", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again.png").exists()
+
+
+@pytest.mark.slow  # the issue's acceptance run: trains the default run from scratch (<= 10 min on 2 cores)
+def test_first_run_default_search_within_ten_minutes(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "AUTOGTKD_HOME": str(tmp_path / "home")}
+    cmd = [sys.executable, "-m", "autogtkd", "search", "--budget", "300MFLOPs", "--out", str(tmp_path / "out"), "--quiet"]
+    t0 = time.perf_counter()
+    first = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=1800)
+    elapsed = time.perf_counter() - t0
+    assert first.returncode == 0, first.stderr[-2000:]
+    doc = json.loads((tmp_path / "out" / "pareto.json").read_text())
+    assert doc["candidates"] and all(c["flops"] <= 300e6 for c in doc["candidates"])
+    assert elapsed <= 600, f"first run took {elapsed:.0f} s"
+    t1 = time.perf_counter()
+    second = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=1800)
+    assert second.returncode == 0 and time.perf_counter() - t1 < elapsed / 2  # cached run, finished study

@@ -1,0 +1,91 @@
+"""BatchNorm recalibration, top-1, and the inherit / finetune scorers on a tiny supernet."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from autogtkd.evaluate import CachedEvaluator, FinetuneScorer, FunctionEvaluator, InheritScorer, recalibrate_bn
+from autogtkd.exceptions import RunError
+from autogtkd.space import Arch
+
+
+def test_recalibrate_bn_computes_exact_batch_statistics() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.Dropout(0.5))
+    model.train()
+    x = torch.randn(32, 3, 8, 8) * 3 + 1
+    batches = [(x[:16], torch.zeros(16)), (x[16:], torch.zeros(16))]
+    assert recalibrate_bn(model, batches) == 32
+    with torch.no_grad():
+        h = model[0](x)  # (32, 4, 8, 8)
+    bn = model[1]
+    assert torch.allclose(bn.running_mean, h.mean((0, 2, 3)), atol=1e-5)
+    # cumulative average of the per-batch unbiased variances
+    v = torch.stack([h[:16].var((0, 2, 3), unbiased=True), h[16:].var((0, 2, 3), unbiased=True)]).mean(0)
+    assert torch.allclose(bn.running_var, v, atol=1e-4)
+    assert bn.momentum == 0.1 and model.training and model[2].training  # modes and momentum restored
+
+
+def test_inherit_scorer_leaves_supernet_untouched(tiny_space, loader) -> None:
+    net = tiny_space.build_supernet()
+    net.eval()
+    state = copy.deepcopy(net.state_dict())
+    scorer = InheritScorer(net, loader, loader)
+    archs = [tiny_space.sample(np.random.default_rng(i)) for i in range(3)]
+    scores = [scorer(a) for a in archs]
+    assert all(0 <= s["accuracy"] <= 1 for s in scores) and scorer.name == "inherit"
+    assert [scorer(a) for a in archs] == scores  # deterministic
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, state[k]), k
+    assert not net.training
+
+
+def test_inherit_scorer_uses_recalibrated_statistics(tiny_space, loader) -> None:
+    net = tiny_space.build_supernet()
+    arch = tiny_space.smallest()
+    model = InheritScorer(net, loader, loader).model(arch)
+    plain = net.export(arch)
+    bn_new = [m.running_mean for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    bn_old = [m.running_mean for m in plain.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert any(not torch.allclose(a, b) for a, b in zip(bn_new, bn_old))
+
+
+def test_finetune_scorer_is_repeatable_and_learns(tiny_space, loader) -> None:
+    torch.manual_seed(0)
+    net = tiny_space.build_supernet()
+    teacher = tiny_space.build_supernet().export(tiny_space.largest())
+    teacher_state = copy.deepcopy(teacher.state_dict())
+    arch = tiny_space.smallest()
+    rng_state = torch.get_rng_state()
+    scorer = FinetuneScorer(net, teacher, loader, loader, steps=8, lr=0.05, calib_loader=loader)
+    first = scorer(arch)
+    assert torch.equal(torch.get_rng_state(), rng_state)  # the global RNG is untouched
+    assert scorer(arch) == first and first["finetune_steps"] == 8
+    for k, v in teacher.state_dict().items():
+        assert torch.equal(v, teacher_state[k]), k
+    # the KD fine-tune moves the subnet away from the inherited weights
+    tuned = scorer.model(arch)
+    plain = net.export(arch)
+    assert any(not torch.equal(a, b) for a, b in zip(tuned.parameters(), plain.parameters()))
+
+
+def test_cached_evaluator_never_scores_twice(tmp_path) -> None:
+    calls = []
+    ev = FunctionEvaluator(lambda a: calls.append(a) or {"accuracy": a["x"] / 10}, name="table")
+    cache = CachedEvaluator(ev, path=tmp_path / "scores.json")
+    a, b = Arch({"x": 1}), Arch({"x": 2})
+    assert [cache(a), cache(b), cache(a)] == [{"accuracy": 0.1}, {"accuracy": 0.2}, {"accuracy": 0.1}]
+    assert cache.calls == 2 and len(calls) == 2
+    again = CachedEvaluator(ev, path=tmp_path / "scores.json")  # persisted: no new call
+    assert again(b) == {"accuracy": 0.2} and again.calls == 0 and len(calls) == 2
+
+
+@pytest.mark.parametrize("bad", [{"accuracy": 1.5}, {"acc": 0.5}, {"accuracy": float("nan")}, [0.5]])
+def test_bad_metrics_are_clear_errors(bad) -> None:
+    with pytest.raises(RunError, match="scorer 'bad'"):
+        FunctionEvaluator(lambda a: bad, name="bad")(Arch({"x": 1}))
