@@ -14,6 +14,18 @@ from autogtkd.space import Arch, Choice, ChoiceSpace, SearchSpace, create_space,
 
 __version__ = "0.1.0"
 
+# Heavy parts, imported on first use: name -> module.
+_LAZY: dict[str, str] = {
+    "SearchProblem": "autogtkd.search",
+    "SearchResult": "autogtkd.search",
+    "load_result": "autogtkd.search",
+    "TrainConfig": "autogtkd.train",
+    "load_run": "autogtkd.train",
+    "default_run": "autogtkd.train",
+    "distill": "autogtkd.train",
+    "load_predictor": "autogtkd.hw.latency",
+}
+
 __all__ = [
     "Arch",
     "AutoGTKDError",
@@ -27,9 +39,8 @@ __all__ = [
     "load_space",
     "parse_budget",
     "register_space",
+    *_LAZY,
 ]
-
-_LAZY: dict[str, str] = {}
 
 
 def __getattr__(name: str) -> Any:
