@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from autogtkd.budget import ACCEPTED_FORMS, Budget, parse_budget
-from autogtkd.exceptions import BudgetError, RunError
+from autogtkd.exceptions import BudgetError, CheckpointError, RunError
 from autogtkd.space import Arch, SearchSpace
 
 __all__ = ["register"]
@@ -110,7 +110,7 @@ def _search(args: argparse.Namespace) -> int:
         run_dir = Path(args.run)
     run = load_run(run_dir, device=args.device)
     if run.supernet is None:
-        raise RunError(f"run {run_dir} has no supernet (method {run.config.method!r}); search needs one")
+        raise CheckpointError(f"run {run_dir} has no supernet (method {run.config.method!r}); search needs a GTN or supernet run")
     latency = _latency(run.space, budgets, objectives)
     problem = SearchProblem(run.space, _scorer(args, run), objectives=objectives, budgets=budgets, latency=latency)
     if args.threads is not None:

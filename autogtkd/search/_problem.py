@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -12,6 +13,8 @@ from autogtkd.budget import Budget, format_count, parse_budget
 from autogtkd.evaluate import Evaluator, as_evaluator
 from autogtkd.exceptions import BudgetError, ConfigError, PredictorError, SpaceError
 from autogtkd.space import Arch, SearchSpace
+
+_log = logging.getLogger("autogtkd.search")
 
 __all__ = ["OBJECTIVES", "LatencyPredictor", "SearchProblem"]
 
@@ -141,7 +144,8 @@ class SearchProblem:
         return all(v <= 0 for v in self.violations(self.costs(arch)).values())
 
     def check_budgets(self) -> None:
-        """Raise :class:`BudgetError` when a budget is below the smallest architecture of the space."""
+        """Raise :class:`BudgetError` when a budget is below the smallest architecture of the space;
+        warn (logger ``autogtkd.search``) when one is above the largest, since it then constrains nothing."""
         if not self.budgets:
             return
         small = self.space.smallest()
@@ -155,6 +159,12 @@ class SearchProblem:
                 raise BudgetError(
                     f"budget {b} is below the smallest architecture of space {self.space.name!r} "
                     f"({have}{unit}); no candidate can meet it"
+                )
+        large = self.costs(self.space.largest())
+        for b in self.budgets:
+            if large[b.metric] <= b.limit:
+                _log.warning(
+                    "budget %s is above the largest architecture of space %r; it constrains nothing", b, self.space.name
                 )
 
     # ------------------------------------------------------------------ constraint-aware variation

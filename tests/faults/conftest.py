@@ -1,0 +1,107 @@
+"""Fault-test helpers: a search worker script run in subprocesses (a cheap user evaluator on a small
+``ChoiceSpace``), waiting on files, and reading a study back.
+
+The worker's evaluator appends ``start KEY PID`` to a log before scoring and ``end KEY PID`` after,
+so a test knows exactly which architecture a process holds when it kills it. With ``hang_at=k`` the
+k-th evaluation of that process never returns (the process holds its trial until it is killed).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+STUDY = "autogtkd-search"
+
+SEARCH_WORKER = textwrap.dedent(
+    """
+    import os, sys, time
+    import optuna
+    from autogtkd.search import SearchProblem, search
+    from autogtkd.space import ChoiceSpace
+
+    storage, n_trials, seed, log, hang_at, sizes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), sys.argv[6]
+    if len(sys.argv) > 7:  # a start barrier: say ready, wait for the go file
+        open(os.path.join(sys.argv[7], f"ready-{os.getpid()}"), "w").close()
+        while not os.path.exists(os.path.join(sys.argv[7], "go")):
+            time.sleep(0.01)
+    na, nb = (int(v) for v in sizes.split("x"))
+    if storage.startswith("journal:"):
+        storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage[len("journal:"):]))
+    space = ChoiceSpace("grid", {"a": list(range(na)), "b": list(range(nb))})
+    calls = 0
+
+    def note(what, arch):
+        with open(log, "a") as f:
+            f.write(f"{what} {arch.key} {os.getpid()}\\n")
+            f.flush()
+
+    def table(arch):
+        global calls
+        calls += 1
+        note("start", arch)
+        if calls == hang_at:
+            time.sleep(3600)  # holds its trial (heartbeats keep beating) until killed
+        time.sleep(0.05)
+        note("end", arch)
+        return {"accuracy": (arch["a"] + 2 * arch["b"]) / (na + 2 * nb)}
+
+    problem = SearchProblem(space, table, costs=lambda a: {"flops": 1.0 + a["a"] * a["b"]})
+    search(problem, strategy="random", n_trials=n_trials, seed=seed, storage=storage,
+           heartbeat_interval=1, grace_period=2, poll_s=0.1, patience=5)
+    """
+)
+
+
+def start_worker(tmp: Path, storage: str, n_trials: int, seed: int, log: Path, *, hang_at: int = 0,
+                 sizes: str = "4x3", barrier: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start one search worker process on ``storage`` (URL or ``journal:PATH``); with ``barrier`` (a
+    folder) it writes ``ready-PID`` there and starts searching once ``barrier/go`` exists."""
+    script = tmp / "search_worker.py"
+    if not script.exists():
+        script.write_text(SEARCH_WORKER)
+    argv = [sys.executable, str(script), storage, str(n_trials), str(seed), str(log), str(hang_at), sizes]
+    return subprocess.Popen(argv + ([str(barrier)] if barrier is not None else []))
+
+
+def log_lines(log: Path, what: str) -> list[tuple[str, int]]:
+    """``(arch key, pid)`` of every ``what`` (start | end) line of the evaluator log."""
+    if not log.exists():
+        return []
+    out = []
+    for line in log.read_text().splitlines():
+        parts = line.split(" ")
+        if len(parts) == 3 and parts[0] == what:
+            out.append((parts[1], int(parts[2])))
+    return out
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 90.0, what: str = "condition") -> None:
+    """Poll ``cond`` every 20 ms; fail the test after ``timeout`` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def open_storage_arg(storage: str) -> Any:
+    if storage.startswith("journal:"):
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage[len("journal:"):]))
+    return storage
+
+
+def trials(storage: str) -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name=STUDY, storage=open_storage_arg(storage)).get_trials()
+
+
+def evaluated(storage: str) -> list[optuna.trial.FrozenTrial]:
+    return [t for t in trials(storage) if t.state.name == "COMPLETE" and t.user_attrs.get("status") == "evaluated"]
