@@ -272,7 +272,7 @@ def load_result(path: str | Path) -> SearchResult:
     for o, text in doc.get("hypervolume_reference", {}).items():
         if o != "accuracy":
             reference[o] = float(text.split("/")[1].split(",")[0])
-    keep = {"study", "storage", "strategy", "predictor", "space", "seed"}
+    keep = {"study", "storage", "strategy", "predictor", "space", "seed", "run"}
     return SearchResult(
         trials,
         objectives=doc["objectives"],

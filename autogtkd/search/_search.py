@@ -25,7 +25,7 @@ import logging
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,6 +155,7 @@ def search(
     grace_period: int | None = None,
     poll_s: float = 1.0,
     progress: bool = False,
+    info: Mapping[str, Any] | None = None,
 ) -> SearchResult:
     """Search for Pareto-optimal architectures of ``problem``.
 
@@ -176,6 +177,7 @@ def search(
         heartbeat_interval, grace_period: stale-trial detection of RDB storages (seconds).
         poll_s: wait between checks while other workers finish the last trials.
         progress: show a progress bar (tqdm) of scored trials.
+        info: extra entries recorded in the result's ``info`` (``pareto.json``), e.g. the trained run.
 
     Returns:
         the :class:`SearchResult` of the whole study.
@@ -232,7 +234,7 @@ def search(
             bar.close()
     if stop_reason:
         _log.warning("search %s", stop_reason)
-    result = collect_result(study, problem, info={"strategy": strategy, "seed": seed})
+    result = collect_result(study, problem, info={"strategy": strategy, "seed": seed, **(info or {})})
     if stop_reason:
         result.info["stopped"] = stop_reason
     if out is not None:

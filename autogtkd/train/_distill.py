@@ -92,7 +92,11 @@ def distill(
     elif init == "inherit":
         if supernet is None:
             raise ConfigError("init='inherit' needs the supernet")
+        from autogtkd.evaluate import recalibrate_bn  # lazy: evaluate imports train
+
         student = supernet.export(a)
+        # The supernet's BN statistics mix every sampled subnet: recompute them for this student.
+        recalibrate_bn(student, data.loader("calib", batch_size=128, shuffle=False, augment=False))
     else:
         raise ConfigError(f"init must be 'scratch' or 'inherit', got {init!r}")
     to_device(student, device, channels_last=cfg.channels_last)
