@@ -32,14 +32,21 @@ __all__ = [
     "Budget",
     "Choice",
     "ChoiceSpace",
+    "SearchProblem",
+    "SearchResult",
     "SearchSpace",
+    "TrainConfig",
     "__version__",
     "create_space",
+    "default_run",
+    "distill",
     "list_spaces",
+    "load_predictor",
+    "load_result",
+    "load_run",
     "load_space",
     "parse_budget",
     "register_space",
-    *_LAZY,
 ]
 
 

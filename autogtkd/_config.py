@@ -17,7 +17,7 @@ import yaml
 
 from autogtkd.exceptions import ConfigError
 
-__all__ = ["from_dict", "to_dict", "read_yaml"]
+__all__ = ["from_dict", "read_yaml", "to_dict"]
 
 T = TypeVar("T")
 

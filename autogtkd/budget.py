@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from autogtkd.exceptions import BudgetError
 
-__all__ = ["Budget", "parse_budget", "format_count", "ACCEPTED_FORMS"]
+__all__ = ["ACCEPTED_FORMS", "Budget", "format_count", "parse_budget"]
 
 ACCEPTED_FORMS = "300MFLOPs, 0.3GFLOPs, 300MMACs, 2.5Mparams, 12ms, 12ms@TARGET"
 

@@ -10,18 +10,18 @@ The CLI turns one into a single line on stderr and an exit code:
 from __future__ import annotations
 
 __all__ = [
-    "AutoGTKDError",
-    "InvalidInputError",
-    "RunError",
-    "BudgetError",
-    "UnknownNameError",
-    "ConfigError",
-    "SpaceError",
     "ArchError",
+    "AutoGTKDError",
+    "BudgetError",
     "CheckpointError",
-    "PredictorError",
+    "ConfigError",
     "DataError",
     "DivergenceError",
+    "InvalidInputError",
+    "PredictorError",
+    "RunError",
+    "SpaceError",
+    "UnknownNameError",
 ]
 
 

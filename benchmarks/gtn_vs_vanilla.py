@@ -59,6 +59,21 @@ PRESETS: dict[str, dict[str, Any]] = {
         "paths": 1,
         "throughput_steps": 3,
     },
+    # Sized for ~35 min on the shared 2-core CPU from the quick run's measured rates (NOT run yet; see
+    # docs/benchmarks_gtn.md): enough steps for teachers and students to leave chance.
+    "medium": {
+        "space": "mbv3-cifar16-narrow",
+        "image_size": 16,
+        "subset": 3000,
+        "teacher": "wrn-16-2",
+        "epochs": 6,
+        "kd_epochs": 3,
+        "students": 6,
+        "seeds": 1,
+        "batch_size": 64,
+        "paths": 1,
+        "throughput_steps": 3,
+    },
     # Estimated ~1.8 h on an idle 2-core CPU (1 thread), ~3.5 h when shared; see docs/benchmarks_gtn.md.
     "full": {
         "space": "mbv3-cifar16-narrow",
@@ -188,6 +203,10 @@ class Settings:
     device: str
     data_dir: str
     max_steps_per_epoch: int | None
+    cond_weight: float = 1.0
+    kl_weight: float = 1.0
+    arch_loss: str = "uniform"
+    max_path_mflops: float | None = None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,6 +237,11 @@ def main(argv: list[str] | None = None) -> int:
         "--threads", type=int, default=1, help="torch CPU threads (1 avoids oversubscription on shared CPUs)"
     )
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
+    # GTN variants (GTNConfig fields; defaults are GTNConfig's)
+    ap.add_argument("--cond-weight", type=float, default=1.0, help="GTN λ_c")
+    ap.add_argument("--kl-weight", type=float, default=1.0, help="GTN λ_kl")
+    ap.add_argument("--arch-loss", default="uniform", choices=("uniform", "reinforce-hard", "gumbel", "pool-prior"))
+    ap.add_argument("--max-path-mflops", type=float, default=None, help="sample GTN paths up to this many MFLOPs")
     args = ap.parse_args(argv)
 
     p = dict(PRESETS[args.preset])
@@ -233,6 +257,10 @@ def main(argv: list[str] | None = None) -> int:
         device=args.device,
         data_dir=str(args.data_dir),
         max_steps_per_epoch=args.max_steps_per_epoch,
+        cond_weight=args.cond_weight,
+        kl_weight=args.kl_weight,
+        arch_loss=args.arch_loss,
+        max_path_mflops=args.max_path_mflops,
         **p,
     )
     out = Path(args.out)
@@ -266,7 +294,13 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     optim = OptimConfig(lr=s.lr)
-    gtn = GTNConfig(paths=s.paths)
+    gtn = GTNConfig(
+        paths=s.paths,
+        cond_weight=s.cond_weight,
+        kl_weight=s.kl_weight,
+        arch_loss=s.arch_loss,  # type: ignore[arg-type]
+        max_path_mflops=s.max_path_mflops,
+    )
     common = {
         "epochs": s.epochs,
         "batch_size": s.batch_size,

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from autogtkd import __version__
 from autogtkd.exceptions import AutoGTKDError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 # Sub-command modules, in the order --help lists them.
 COMMANDS: tuple[str, ...] = ("_spaces", "_latency", "_export", "_train", "_search", "_pareto", "_distill")

@@ -125,6 +125,7 @@ def _search(args: argparse.Namespace) -> int:
     result = search(
         problem, strategy=args.strategy, n_trials=args.trials, seed=args.seed, storage=args.storage,
         study_name=args.study, out=args.out, prescreen=prescreen, progress=not args.quiet,
+        info={"run": str(Path(run_dir).resolve())},
     )
     out = Path(args.out)
     print(f"Pareto front of {len(result.trials)} scored students (top-1 in %, scorer {problem.scorer}; "

@@ -9,9 +9,9 @@ from typing import Any
 
 from autogtkd.budget import format_count
 from autogtkd.exceptions import ArchError, SpaceError
-from autogtkd.space import Arch, SearchSpace, list_spaces, load_space
+from autogtkd.space import SearchSpace, list_spaces, load_space
 
-__all__ = ["register", "space_summary", "read_arch_file"]
+__all__ = ["read_arch_file", "register", "space_summary"]
 
 
 def register(sub: Any) -> None:

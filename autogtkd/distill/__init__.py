@@ -1,5 +1,5 @@
 """Knowledge distillation: KD losses (pure functions), the architecture distribution ``p_φ`` with its
-loss modes, student branches and the GTN objective.
+loss modes, student branches, the GTN objective and the function-preserving supernet initialisation.
 
 Example:
     >>> import torch
@@ -11,6 +11,7 @@ Example:
 
 from autogtkd.distill._arch_dist import ARCH_LOSS_MODES, ArchDistribution, ArchLossMode, flops_flat_prior
 from autogtkd.distill._branches import BranchSpec, StudentBranches, match_branches, run_path, teacher_geometry
+from autogtkd.distill._growth import grow_init
 from autogtkd.distill._gtn import GTNConfig, PathSample, arch_loss, gtn_losses, sample_paths
 from autogtkd.distill._losses import conditioning_loss, hinton_kd_loss, kd_kl
 
@@ -25,6 +26,7 @@ __all__ = [
     "arch_loss",
     "conditioning_loss",
     "flops_flat_prior",
+    "grow_init",
     "gtn_losses",
     "hinton_kd_loss",
     "kd_kl",

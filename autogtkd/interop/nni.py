@@ -34,7 +34,7 @@ _SCALARS = (bool, int, float, str)
 def _import_nni() -> Any:
     try:
         import nni.mutable
-        import nni.nas.nn.pytorch  # noqa: F401  (needs pytorch-lightning)
+        import nni.nas.nn.pytorch
     except ImportError as exc:
         raise SpaceError(f'NNI interop needs the optional extra: pip install "autogtkd[nni]" ({exc})') from None
     return nni.mutable

@@ -1,7 +1,15 @@
 """Static blocks and their dynamic (weight-sharing) counterparts."""
 
 from autogtkd.nn._dynamic import DynamicBatchNorm2d, DynamicConv2d, DynamicConvBNAct, DynamicLinear, DynamicSE
-from autogtkd.nn._static import Bottleneck, ConvBNAct, MBConv, SqueezeExcite, StagedNet, build_activation, make_divisible
+from autogtkd.nn._static import (
+    Bottleneck,
+    ConvBNAct,
+    MBConv,
+    SqueezeExcite,
+    StagedNet,
+    build_activation,
+    make_divisible,
+)
 
 __all__ = [
     "Bottleneck",

@@ -14,7 +14,7 @@ from torch import nn
 
 from autogtkd.nn._static import ConvBNAct, SqueezeExcite, build_activation, make_divisible
 
-__all__ = ["DynamicConv2d", "DynamicBatchNorm2d", "DynamicLinear", "DynamicConvBNAct", "DynamicSE"]
+__all__ = ["DynamicBatchNorm2d", "DynamicConv2d", "DynamicConvBNAct", "DynamicLinear", "DynamicSE"]
 
 
 class DynamicConv2d(nn.Module):

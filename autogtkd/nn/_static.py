@@ -10,13 +10,13 @@ import torch
 from torch import nn
 
 __all__ = [
-    "make_divisible",
-    "build_activation",
-    "ConvBNAct",
-    "SqueezeExcite",
-    "MBConv",
     "Bottleneck",
+    "ConvBNAct",
+    "MBConv",
+    "SqueezeExcite",
     "StagedNet",
+    "build_activation",
+    "make_divisible",
 ]
 
 

@@ -18,6 +18,7 @@ from autogtkd.space._mbv3 import MBStageConfig, MobileNetV3Config, MobileNetV3Sp
 from autogtkd.space._resnet import ResNetConfig, ResNetSpace, ResStageConfig
 
 __all__ = [
+    "SPACES",
     "Arch",
     "Choice",
     "ChoiceSpace",
@@ -28,7 +29,6 @@ __all__ = [
     "ResNetConfig",
     "ResNetSpace",
     "ResStageConfig",
-    "SPACES",
     "Scalar",
     "SearchSpace",
     "create_space",

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Union
 
 from autogtkd.exceptions import ArchError
 
 __all__ = ["Arch", "Scalar"]
 
-Scalar = Union[bool, int, float, str]
+Scalar = bool | int | float | str
 _SCALARS = (bool, int, float, str)
 
 
@@ -26,7 +25,7 @@ class Arch(Mapping[str, Scalar]):
         (2, True, 1)
     """
 
-    __slots__ = ("_items", "_dict", "_hash")
+    __slots__ = ("_dict", "_hash", "_items")
 
     def __init__(self, values: Mapping[str, Scalar] | Iterable[tuple[str, Scalar]] = ()) -> None:
         items = tuple(values.items()) if isinstance(values, Mapping) else tuple(values)

@@ -17,7 +17,7 @@ from autogtkd.space._generic import ChoiceSpace
 from autogtkd.space._mbv3 import MobileNetV3Space
 from autogtkd.space._resnet import ResNetSpace
 
-__all__ = ["SPACES", "register_space", "list_spaces", "create_space", "load_space", "space_from_dict"]
+__all__ = ["SPACES", "create_space", "list_spaces", "load_space", "register_space", "space_from_dict"]
 
 SPACES: Registry[SearchSpace] = Registry("search space")
 SPACES.register("mbv3-cifar", _builtin.mbv3_cifar)
@@ -104,7 +104,7 @@ def _load_python(path: Path, **kwargs: Any) -> SearchSpace:
             raise SpaceError(f"{path} defines neither `space` nor `build_space()`")
     except AutoGTKDError:
         raise
-    except Exception as exc:  # a user's file may raise anything
+    except Exception as exc:  # noqa: BLE001 -- a user's file may raise anything
         raise SpaceError(f"search space file {path} raised {type(exc).__name__}: {exc}") from None
     if not isinstance(space, SearchSpace):
         raise SpaceError(f"{path}: `space` must be an autogtkd.space.SearchSpace, got {type(space).__name__}")

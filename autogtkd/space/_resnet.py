@@ -22,7 +22,7 @@ from autogtkd.space._layers import LayerCost
 if TYPE_CHECKING:
     from autogtkd.supernet import Supernet
 
-__all__ = ["ResStageConfig", "ResNetConfig", "ResNetSpace"]
+__all__ = ["ResNetConfig", "ResNetSpace", "ResStageConfig"]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from autogtkd.nn._static import StagedNet
 if TYPE_CHECKING:
     from autogtkd.space import Arch, SearchSpace
 
-__all__ = ["Supernet", "DynamicStage"]
+__all__ = ["DynamicStage", "Supernet"]
 
 
 class DynamicStage(nn.Module):
@@ -98,8 +98,7 @@ class Supernet(StagedNet):
     def export(self, arch: Mapping[str, Any] | None = None) -> StagedNet:
         """A standalone static network for ``arch`` (default: the active one), in the supernet's
         train/eval mode, with copied weights and BatchNorm statistics."""
-        with self.activated(self.active_arch if arch is None else arch) as net:
-            with torch.no_grad():
-                model = self._export_arch(net.active_arch)
+        with self.activated(self.active_arch if arch is None else arch) as net, torch.no_grad():
+            model = self._export_arch(net.active_arch)
         model.train(self.training)
         return model

@@ -36,6 +36,12 @@ class OptimConfig:
     milestones: tuple[float, ...] = (0.5, 0.75)
     warmup_epochs: float = 0.0
 
+    def __post_init__(self) -> None:
+        if not 0 < self.lr < float("inf"):
+            raise ConfigError(f"optim.lr must be a positive finite number, got {self.lr}")
+        if self.momentum < 0 or self.weight_decay < 0 or self.warmup_epochs < 0:
+            raise ConfigError("optim.momentum, weight_decay and warmup_epochs must be >= 0")
+
 
 @dataclass(frozen=True)
 class DatasetSpec:
@@ -70,11 +76,18 @@ class TrainConfig:
         augment: random crop (+ flip) on training batches. seed: model init, data order, sampling.
         max_steps_per_epoch: cut epochs short (tests, quick benchmarks; None: full epochs).
         eval_batches: validation batches for the per-epoch log (None: the whole split).
+        calib_batches: calibration batches (of 128 images) that re-estimate a subnet's BatchNorm
+            statistics before its per-epoch evaluation (2, as ``autogtkd search``).
         checkpoint_every: write the checkpoint every this many epochs (always at the end).
         device: ``auto`` | ``cpu`` | ``cuda`` | ``mps``. amp: mixed precision on GPUs (``amp_dtype``).
         num_workers: loader worker processes.
         channels_last: NHWC memory format for models and batches (faster convolutions on CPU and
             tensor cores; numerics unchanged up to rounding).
+        supernet_init: ``grow`` (default): every supernet option beyond the smallest subnet starts as a
+            no-op (zero weights on the input channels the smallest lacks, zero outer kernel taps,
+            zero last-BN scale of extra residual blocks; :func:`autogtkd.distill.grow_init`), so subnets whose extra options were rarely or never
+            trained behave like the trained small ones instead of adding random features;
+            ``default``: PyTorch's initialisation of every weight.
         threads: intra-op CPU threads while training (restored afterwards; None: leave torch's
             setting). On a shared CPU, 1 thread per process avoids oversubscription (measured up to
             ~9x faster than 2 threads when other processes load the cores, docs/training.md).
@@ -93,6 +106,7 @@ class TrainConfig:
     seed: int = 0
     max_steps_per_epoch: int | None = None
     eval_batches: int | None = None
+    calib_batches: int = 2
     checkpoint_every: int = 1
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     amp: bool = True
@@ -100,6 +114,7 @@ class TrainConfig:
     num_workers: int = 0
     channels_last: bool = False
     threads: int | None = None
+    supernet_init: Literal["grow", "default"] = "grow"
 
     def __post_init__(self) -> None:
         if self.epochs < 1:

@@ -28,6 +28,7 @@ from autogtkd.distill import (
     StudentBranches,
     arch_loss,
     flops_flat_prior,
+    grow_init,
     gtn_losses,
     kd_kl,
     sample_paths,
@@ -156,7 +157,7 @@ def gtn_step(
 def to_device(module: nn.Module, device: torch.device, *, channels_last: bool = False) -> nn.Module:
     """``module.to(device)``; with ``channels_last`` its 4-D parameters also take that memory format."""
     if channels_last:
-        return module.to(device, memory_format=torch.channels_last)
+        return module.to(device, memory_format=torch.channels_last)  # type: ignore[call-overload]
     return module.to(device)
 
 
@@ -215,7 +216,22 @@ def build_models(
             assert cfg.sftn_arch is not None
             pool = [cfg.sftn_arch]
         models["arch_dist"] = ArchDistribution(space, pool)
+    if "supernet" in models and cfg.supernet_init == "grow":
+        _grow_from_smallest(models["supernet"])  # type: ignore[arg-type]
     return models
+
+
+def _grow_from_smallest(supernet: Supernet) -> None:
+    """Function-preserving initialisation (:func:`autogtkd.distill.grow_init`): every option beyond
+    the smallest subnet starts as a no-op."""
+    space = supernet.space
+    x = torch.zeros(2, space.in_channels, space.input_size, space.input_size)  # (2, C, H, W): shapes only
+
+    def reference() -> None:
+        with supernet.activated(space.smallest()):
+            supernet(x)
+
+    grow_init([supernet], reference)
 
 
 def _gtn_cfg(cfg: TrainConfig) -> GTNConfig:
@@ -264,9 +280,10 @@ def build_phases(
     cfg: TrainConfig,
     state: TrainState,
     device: torch.device,
-    eval_loader_fn: Callable[[], Any],
+    calib_loader_fn: Callable[[], Any],
 ) -> list[Phase]:
-    """The phases of ``cfg.method`` (see :class:`~autogtkd.train.TrainConfig`)."""
+    """The phases of ``cfg.method`` (see :class:`~autogtkd.train.TrainConfig`); ``calib_loader_fn``
+    returns the batches that recalibrate a subnet's BatchNorm before its per-epoch evaluation."""
     teacher = models.get("teacher")
     supernet: Supernet | None = models.get("supernet")  # type: ignore[assignment]
     rng = state.rng
@@ -277,11 +294,18 @@ def build_phases(
         return {"val_top1_teacher": top1(teacher, loader, device, cfg.eval_batches)}
 
     def eval_supernet(loader: Any) -> dict[str, float]:
+        # Subnets are scored as the search scores them: exported (weights copied, the supernet is not
+        # touched), BatchNorm statistics recalibrated on ``calib_batches`` batches of the calibration
+        # loader, then top-1. The supernet's own running statistics mix every sampled path and are
+        # meaningless for any single subnet (measured: ~10 % without recalibration, docs/training.md).
+        from autogtkd.evaluate import recalibrate_bn  # lazy: autogtkd.evaluate imports autogtkd.train
+
         assert supernet is not None
         out = {}
         for tag, a in (("largest", supernet.space.largest()), ("smallest", supernet.space.smallest())):
-            with supernet.activated(a):
-                out[f"val_top1_{tag}"] = top1(supernet, loader, device, cfg.eval_batches)
+            sub = supernet.export(a).to(device)
+            recalibrate_bn(sub, calib_loader_fn(), num_batches=cfg.calib_batches, device=device)
+            out[f"val_top1_{tag}"] = top1(sub, loader, device, cfg.eval_batches)
         return out
 
     if cfg.method == "vanilla":

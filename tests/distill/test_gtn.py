@@ -80,3 +80,24 @@ def test_gtn_losses_finite_and_decreasing(space, teacher, batch) -> None:
         with torch.no_grad():
             values.append(float(gtn_losses(x, y, teacher, supernet, branches, fixed, cfg)[0]))
     assert values[-1] < values[0]
+
+
+def _stem_grad(supernet) -> float:
+    g = supernet.stem[0].conv.weight.grad
+    return 0.0 if g is None else float(g.abs().sum())
+
+
+def test_full_student_path_receives_training_signal(space, teacher, batch) -> None:
+    """The deployed student is the *full* path (image -> supernet); the branches enter it after its
+    first stages, so only the full path trains the stem. Fails if the full path drops out of the loss."""
+    supernet, branches, dist = _setup(space, teacher)
+    x, y = batch
+    assert min(s.student_stage for s in branches.specs) >= 1  # the stem is reached by the full path only
+    paths = sample_paths(dist, GTNConfig(paths=1), np.random.default_rng(0))
+    loss, *_ = gtn_losses(x, y, teacher, supernet, branches, paths, GTNConfig(paths=1))
+    loss.backward()
+    assert _stem_grad(supernet) > 0
+    supernet.zero_grad(set_to_none=True)
+    loss, *_ = gtn_losses(x, y, teacher, supernet, branches, paths, GTNConfig(paths=1, full_path=False))
+    loss.backward()
+    assert _stem_grad(supernet) == 0.0  # the ablation shows the check can fail

@@ -22,6 +22,7 @@ def test_default_config_is_the_documented_one() -> None:
         "resnet8",
         "gtn",
     )
+    assert cfg.supernet_init == "grow" and cfg.batch_size == 16 and cfg.epochs == 2
 
 
 def test_default_run_caches_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
