@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from autogtkd._config import from_dict, to_dict
 from autogtkd.nn._static import make_divisible
-from autogtkd.space._base import Choice, SearchSpace
-from autogtkd.space._layers import LayerCost
+from autogtkd.space._base import Choice
+from autogtkd.space._family import FamilySpace, LayerRecord
 
 if TYPE_CHECKING:
     from autogtkd.supernet import Supernet
@@ -65,19 +64,13 @@ class MobileNetV3Config:
                 raise ValueError(f"stages[{i}].kernel options must be odd, got {s.kernel}")
 
 
-class MobileNetV3Space(SearchSpace):
+class MobileNetV3Space(FamilySpace):
     """Decisions: ``width`` (when several multipliers), ``s{i}.depth``, ``s{i}.b{j}.kernel``,
     ``s{i}.b{j}.expand`` (stages and blocks numbered from 1). Blocks beyond a stage's depth are
     inactive and canonicalised to their first option."""
 
+    config_type = MobileNetV3Config
     family = "mobilenetv3"
-
-    def __init__(self, config: MobileNetV3Config) -> None:
-        self.config = config
-        self.name = config.name
-        self.input_size = config.input_size
-        self.in_channels = config.in_channels
-        self.num_classes = config.num_classes
 
     # ------------------------------------------------------------------ decisions
     @cached_property
@@ -92,36 +85,20 @@ class MobileNetV3Space(SearchSpace):
                 out.append(Choice(f"s{i}.b{j}.expand", s.expand))
         return tuple(out)
 
-    @property
-    def has_conditions(self) -> bool:
-        return True
-
-    @cached_property
-    def _gates(self) -> dict[str, tuple[str, int]]:
-        """Per-block decision -> (its stage's depth decision, block number): active iff number <= depth."""
-        return {
-            c.name: (f"{c.name.split('.')[0]}.depth", int(c.name.split(".")[1][1:]))
-            for c in self.choices
-            if c.name.count(".") == 2
-        }
-
-    def is_active(self, name: str, arch: Mapping[str, Any]) -> bool:
-        gate = self._gates.get(name)
-        return gate is None or gate[1] <= int(arch[gate[0]])
-
     def size(self) -> int:
         per_stage = [sum((len(s.kernel) * len(s.expand)) ** d for d in s.depth) for s in self.config.stages]
         return len(self.config.width) * math.prod(per_stage)
+
+    def stage_widths(self, arch: Mapping[str, Any]) -> list[int]:
+        """Output channels of each elastic stage (widths scaled by the ``width`` multiplier)."""
+        w = self._width(arch)
+        return [make_divisible(s.channels * w) for s in self.config.stages]
 
     def _width(self, arch: Mapping[str, Any]) -> float:
         return float(arch["width"]) if len(self.config.width) > 1 else self.config.width[0]
 
     # ------------------------------------------------------------------ costs
-    def layer_costs(self, arch: Mapping[str, Any]) -> list[LayerCost]:
-        """Per-layer costs of ``arch`` in forward order (stem, first block, blocks, head)."""
-        return [LayerCost(":".join(map(str, key)), *rest) for key, *rest in self._layers(self.canonical(arch))]
-
-    def _layers(self, a: Mapping[str, Any]) -> list[tuple[tuple[Any, ...], int, int, int]]:
+    def _layers(self, a: Mapping[str, Any]) -> list[LayerRecord]:
         """``(signature parts, flops, params, activations)`` per layer; the formulas of :meth:`layer_costs`."""
         cfg = self.config
         w = self._width(a)
@@ -159,24 +136,6 @@ class MobileNetV3Space(SearchSpace):
             )
         )
         return layers
-
-    def flops(self, arch: Mapping[str, Any]) -> int:
-        """Multiply-accumulates of conv and linear layers at batch 1 (closed form)."""
-        return sum(layer[1] for layer in self._layers(self.canonical(arch)))
-
-    def params(self, arch: Mapping[str, Any]) -> int:
-        """Parameters of the exported model (closed form, BatchNorm affine included)."""
-        return sum(layer[2] for layer in self._layers(self.canonical(arch)))
-
-    # ------------------------------------------------------------------ data form
-    def to_dict(self) -> dict[str, Any]:
-        return {"family": self.family, **to_dict(self.config)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, where: str = "space") -> MobileNetV3Space:
-        """Build from :meth:`to_dict` output (the YAML form); unknown keys are refused."""
-        body = {k: v for k, v in data.items() if k != "family"}
-        return cls(from_dict(MobileNetV3Config, body, where=where))
 
     def build_supernet(self, *, num_classes: int | None = None) -> Supernet:
         from autogtkd.supernet._mbv3 import MobileNetV3Supernet

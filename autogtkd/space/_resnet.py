@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from autogtkd._config import from_dict, to_dict
 from autogtkd.nn._static import make_divisible
-from autogtkd.space._base import Choice, SearchSpace
-from autogtkd.space._layers import LayerCost
+from autogtkd.space._base import Choice
+from autogtkd.space._family import FamilySpace, LayerRecord
 
 if TYPE_CHECKING:
     from autogtkd.supernet import Supernet
@@ -50,18 +49,12 @@ class ResNetConfig:
     in_channels: int = 3
 
 
-class ResNetSpace(SearchSpace):
+class ResNetSpace(FamilySpace):
     """Decisions: ``s{i}.depth``, ``s{i}.width``, ``s{i}.b{j}.expand`` (numbered from 1); blocks beyond
     a stage's depth are inactive."""
 
+    config_type = ResNetConfig
     family = "resnet"
-
-    def __init__(self, config: ResNetConfig) -> None:
-        self.config = config
-        self.name = config.name
-        self.input_size = config.input_size
-        self.in_channels = config.in_channels
-        self.num_classes = config.num_classes
 
     @cached_property
     def choices(self) -> tuple[Choice, ...]:  # type: ignore[override]
@@ -72,23 +65,6 @@ class ResNetSpace(SearchSpace):
             out.extend(Choice(f"s{i}.b{j}.expand", s.expand) for j in range(1, max(s.depth) + 1))
         return tuple(out)
 
-    @property
-    def has_conditions(self) -> bool:
-        return True
-
-    @cached_property
-    def _gates(self) -> dict[str, tuple[str, int]]:
-        """Per-block decision -> (its stage's depth decision, block number): active iff number <= depth."""
-        return {
-            c.name: (f"{c.name.split('.')[0]}.depth", int(c.name.split(".")[1][1:]))
-            for c in self.choices
-            if c.name.count(".") == 2
-        }
-
-    def is_active(self, name: str, arch: Mapping[str, Any]) -> bool:
-        gate = self._gates.get(name)
-        return gate is None or gate[1] <= int(arch[gate[0]])
-
     def size(self) -> int:
         return math.prod(len(s.width) * sum(len(s.expand) ** d for d in s.depth) for s in self.config.stages)
 
@@ -96,11 +72,7 @@ class ResNetSpace(SearchSpace):
         """Output channels of each stage."""
         return [make_divisible(s.channels * float(arch[f"s{i}.width"])) for i, s in enumerate(self.config.stages, 1)]
 
-    def layer_costs(self, arch: Mapping[str, Any]) -> list[LayerCost]:
-        """Per-layer costs of ``arch`` in forward order (stem, blocks, classifier)."""
-        return [LayerCost(":".join(map(str, key)), *rest) for key, *rest in self._layers(self.canonical(arch))]
-
-    def _layers(self, a: Mapping[str, Any]) -> list[tuple[tuple[Any, ...], int, int, int]]:
+    def _layers(self, a: Mapping[str, Any]) -> list[LayerRecord]:
         """``(signature parts, flops, params, activations)`` per layer; the formulas of :meth:`layer_costs`."""
         cfg = self.config
         k, c_in, stem = cfg.stem_kernel, cfg.in_channels, cfg.stem_channels
@@ -129,23 +101,6 @@ class ResNetSpace(SearchSpace):
         n = cfg.num_classes
         layers.append((("head", c, n), c * n, c * n + n, n))
         return layers
-
-    def flops(self, arch: Mapping[str, Any]) -> int:
-        """Multiply-accumulates of conv and linear layers at batch 1 (closed form)."""
-        return sum(layer[1] for layer in self._layers(self.canonical(arch)))
-
-    def params(self, arch: Mapping[str, Any]) -> int:
-        """Parameters of the exported model (closed form, BatchNorm affine included)."""
-        return sum(layer[2] for layer in self._layers(self.canonical(arch)))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"family": self.family, **to_dict(self.config)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, where: str = "space") -> ResNetSpace:
-        """Build from :meth:`to_dict` output (the YAML form); unknown keys are refused."""
-        body = {k: v for k, v in data.items() if k != "family"}
-        return cls(from_dict(ResNetConfig, body, where=where))
 
     def build_supernet(self, *, num_classes: int | None = None) -> Supernet:
         from autogtkd.supernet._resnet import ResNetSupernet

@@ -58,13 +58,15 @@ class Supernet(StagedNet):
     def _export_arch(self, arch: Arch) -> StagedNet:
         """Static network for ``arch`` (already active)."""
 
-    @abstractmethod
     def stage_channels(self, arch: Mapping[str, Any]) -> list[int]:
-        """Output channels of each stage for ``arch`` (length ``len(self.stages)``)."""
+        """Output channels of each stage for ``arch`` (length ``len(self.stages)``); default: the
+        space's ``stage_widths``."""
+        return list(self.space.stage_widths(self.space.canonical(arch)))  # type: ignore[attr-defined]
 
-    @abstractmethod
     def stage_strides(self) -> list[int]:
-        """Total downsampling (input size / feature size) at each stage's output."""
+        """Total downsampling (input size / feature size) at each stage's output; default: the
+        space's ``stage_strides``."""
+        return list(self.space.stage_strides())  # type: ignore[attr-defined]
 
     @property
     def active_arch(self) -> Arch:

@@ -147,20 +147,9 @@ class MobileNetV3Supernet(Supernet):
         return (
             make_divisible(cfg.stem_channels * w),
             make_divisible(cfg.first_channels * w),
-            [make_divisible(s.channels * w) for s in cfg.stages],
+            self._space.stage_widths(arch),
             make_divisible(cfg.final_channels * w),
         )
-
-    def stage_channels(self, arch: Mapping[str, Any]) -> list[int]:
-        return self._widths(self.space.canonical(arch))[2]
-
-    def stage_strides(self) -> list[int]:
-        cfg = self._space.config
-        total, out = cfg.stem_stride, []
-        for s in cfg.stages:
-            total *= s.stride
-            out.append(total)
-        return out
 
     def _apply_arch(self, arch: Arch) -> None:
         stem_c, first_c, stage_cs, final_c = self._widths(arch)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -88,17 +87,6 @@ class ResNetSupernet(Supernet):
     @property
     def _space(self) -> ResNetSpace:
         return self.space  # type: ignore[return-value]
-
-    def stage_channels(self, arch: Mapping[str, Any]) -> list[int]:
-        return self._space.stage_widths(self.space.canonical(arch))
-
-    def stage_strides(self) -> list[int]:
-        cfg = self._space.config
-        total, out = cfg.stem_stride, []
-        for s in cfg.stages:
-            total *= s.stride
-            out.append(total)
-        return out
 
     def _apply_arch(self, arch: Arch) -> None:
         for i, (stage, out) in enumerate(zip(self.stages, self._space.stage_widths(arch), strict=True), 1):
