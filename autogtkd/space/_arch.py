@@ -69,6 +69,15 @@ class Arch(Mapping[str, Scalar]):
             raise AttributeError("Arch is immutable; use replace()")
         object.__setattr__(self, name, value)
 
+    def __reduce__(self) -> tuple[type[Arch], tuple[tuple[tuple[str, Scalar], ...]]]:
+        return (Arch, (self._items,))  # pickle and deepcopy rebuild through __init__
+
+    def __copy__(self) -> Arch:
+        return self  # immutable
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Arch:
+        return self
+
     def replace(self, **changes: Scalar) -> Arch:
         """A copy with some values changed (keys must already exist)."""
         unknown = set(changes) - set(self)

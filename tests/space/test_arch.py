@@ -22,6 +22,17 @@ def test_arch_is_an_immutable_hashable_json_value() -> None:
     assert a.replace(width=1.0)["width"] == 1.0 and a["width"] == 0.5
 
 
+def test_arch_copies_and_pickles() -> None:
+    import copy
+    import pickle
+
+    a = Arch({"width": 0.5, "s1.depth": 2})
+    assert copy.deepcopy(a) == a and copy.copy(a) is a
+    b = pickle.loads(pickle.dumps(a))
+    assert b == a and hash(b) == hash(a) and list(b) == list(a)
+    assert copy.deepcopy({a: [a]}) == {a: [a]}
+
+
 @pytest.mark.parametrize("bad", [{"a": [1, 2]}, {"a": None}, {1: 2}])
 def test_arch_rejects_non_scalars(bad: dict) -> None:
     with pytest.raises(ArchError):
