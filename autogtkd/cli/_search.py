@@ -11,7 +11,7 @@ from autogtkd.budget import ACCEPTED_FORMS, Budget, parse_budget
 from autogtkd.exceptions import BudgetError, CheckpointError, RunError
 from autogtkd.space import Arch, SearchSpace
 
-__all__ = ["register"]
+__all__ = ["register", "remeasure_report"]
 
 DEFAULT_OUT = "autogtkd-search"
 
@@ -58,6 +58,9 @@ def register(sub: Any) -> None:
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="torch intra-op CPU threads while scoring (default: torch's; 1 is fastest on a busy CPU)")
     p.add_argument("--cache-dir", metavar="DIR", help="cache of the default run (default: $AUTOGTKD_HOME or ~/.cache/autogtkd)")
+    p.add_argument("--remeasure", action="store_true",
+                   help="re-measure the front's latency on this machine (the latency target's settings) and "
+                        "report it beside the prediction (remeasured.json)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_search)
 
@@ -138,13 +141,38 @@ def _search(args: argparse.Namespace) -> int:
               f"{result.info['predictor']['n_pairs']} scored proposals, {result.info['predictor']['n_screened']} screened out")
     if "stopped" in result.info:
         print(f"note: {result.info['stopped']}")
+    if args.remeasure:
+        if latency is None:
+            raise BudgetError("--remeasure needs a latency budget or objective (--budget 15ms@TARGET)")
+        remeasure_report(latency, result.candidates, run.space, out / "remeasured.json")
     print("wrote:")
-    for name in ("pareto.json", "pareto.csv", "trials.csv", "pareto.png", "pareto.html"):
+    for name in ("pareto.json", "pareto.csv", "trials.csv", "pareto.png", "pareto.html", "remeasured.json"):
         if (out / name).exists():
             print(f"  {out / name}")
     print(f"  study: {args.storage or 'sqlite:///' + str((out / 'study.db').resolve())} (study {args.study!r})")
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return 0
+
+
+def remeasure_report(predictor: Any, candidates: Any, space: SearchSpace, path: Path) -> list[dict[str, Any]]:
+    """Measure the candidates' latency on this machine with the predictor's own settings, print it
+    beside the prediction, and write the rows to ``path`` (JSON). Returns the rows."""
+    from autogtkd._io import atomic_write_json
+    from autogtkd.hw.latency import remeasure_archs
+
+    archs = [c.arch for c in candidates]
+    predicted = predictor.predict_archs(archs)
+    measured = remeasure_archs(predictor, archs, space=space)
+    rows = [
+        {"arch": a.to_dict(), "predicted_ms": float(p), "measured_ms": float(m), "error": float(p / m - 1.0)}
+        for a, p, m in zip(archs, predicted, measured, strict=True)
+    ]
+    print(f"latency on this machine (target {predictor.target}): predicted vs measured, ms")
+    print(f"{'#':>3} {'predicted':>10} {'measured':>10} {'error':>8}")
+    for i, r in enumerate(rows):
+        print(f"{i:>3} {r['predicted_ms']:>10.3f} {r['measured_ms']:>10.3f} {100 * r['error']:>7.1f}%")
+    atomic_write_json(path, {"target": predictor.target, "rows": rows})
+    return rows
 
 
 def _scorer(args: argparse.Namespace, run: Any) -> Any:

@@ -162,3 +162,25 @@ def test_remeasure_matches_the_predictor_settings(tmp_path: Path) -> None:
     # the same networks measured by the campaign: within a factor of 2 on a shared machine
     first = {space.canonical(r["arch"]): r["latency_ms"] for r in read_measurements(out).records}
     assert all(0.5 < m / first[a] < 2.0 for m, a in zip(ms, archs))
+
+
+def test_search_remeasure_report_shows_predicted_beside_measured(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from autogtkd.cli._search import remeasure_report
+    from autogtkd.hw.latency import fit_predictor
+    from autogtkd.search import Candidate
+
+    space = load_space("resnet-cifar")
+    out = tmp_path / "m.jsonl"
+    assert main(["latency", "measure", "--space", "resnet-cifar", "--target", "t", "--out", str(out), "--runtime",
+                 "eager", "--warmup", "1", "--repeats", "5", "--no-progress", "--n", "8"]) == 0
+    pred, _ = fit_predictor(read_measurements(out), space, model="analytic", cv=2)
+    capsys.readouterr()
+    cands = [Candidate.from_metrics(a, {"accuracy": 0.5}, scorer="inherit") for a in (space.smallest(), space.largest())]
+    rows = remeasure_report(pred, cands, space, tmp_path / "remeasured.json")
+    text = capsys.readouterr().out
+    assert "predicted vs measured" in text and len(rows) == 2
+    saved = json.loads((tmp_path / "remeasured.json").read_text())
+    assert saved["target"] == "t" and [r["arch"] for r in saved["rows"]] == [c.arch.to_dict() for c in cands]
+    for r in rows:
+        assert r["measured_ms"] > 0 and r["predicted_ms"] > 0
+        assert r["error"] == pytest.approx(r["predicted_ms"] / r["measured_ms"] - 1)
