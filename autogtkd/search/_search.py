@@ -27,6 +27,7 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,20 @@ def open_storage(
                     raise ConfigError(f"cannot open storage {storage!r}: {str(exc).splitlines()[0]}") from None
                 time.sleep(0.2 * (attempt + 1))
     raise ConfigError(f"unsupported storage {storage!r}; use sqlite:///PATH or postgresql://USER@HOST/DB")
+
+
+def _fail_unclaimed(study: optuna.Study) -> None:
+    """Mark FAIL the running trials that never claimed an architecture and are older than the grace
+    period: a worker killed between ``ask`` and its first heartbeat leaves such a trial, which
+    Optuna's stale-trial check (heartbeat-based) never sees."""
+    grace = getattr(study._storage, "grace_period", None)
+    if not grace:
+        return
+    now = datetime.now()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if "arch_key" not in t.user_attrs and t.datetime_start and (now - t.datetime_start).total_seconds() > grace:
+            with contextlib.suppress(RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
+                study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
 
 
 def _heartbeat_interval(storage: BaseStorage) -> int | None:
@@ -202,6 +217,7 @@ def search(
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                     optuna.storages.fail_stale_trials(study)  # a killed worker's trial becomes FAIL
+                _fail_unclaimed(study)
             trials = study.get_trials(deepcopy=False)
             done = len(evaluated_trials(trials))
             running = sum(1 for t in trials if t.state == TrialState.RUNNING and t.user_attrs.get("arch_key") is not None)
