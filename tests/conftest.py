@@ -33,12 +33,24 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """One torch intra-op thread inside the test: training tests run beside other processes on 2 shared
+    cores, where 2 threads oversubscribe and run several times slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """``postgresql+psycopg2://...`` URL of a fresh database on a private local server."""
     initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
     try:
-        import psycopg2  # noqa: F401
+        import psycopg2
     except ImportError:
         initdb = None
     if not (initdb and pg_ctl):

@@ -67,10 +67,5 @@ def batch() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: these tests run beside other processes on 2 shared cores, where 2 threads
-    oversubscribe and run several times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_thread: None) -> None:
+    """Every test here runs with one intra-op thread (see ``one_thread`` in tests/conftest.py)."""
