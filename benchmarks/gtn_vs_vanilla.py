@@ -28,9 +28,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,48 +44,47 @@ from autogtkd.distill import ArchDistribution, GTNConfig, StudentBranches, gtn_l
 from autogtkd.space import MobileNetV3Space, SearchSpace, create_space, load_space
 from autogtkd.teachers import create_teacher
 from autogtkd.train import DatasetSpec, KDConfig, OptimConfig, TrainConfig, distill, load_run, train
-from autogtkd.train._loops import teacher_step
+from autogtkd.train._loops import teacher_step, to_device
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # An end-to-end check, not evidence: 22 min measured on the shared 2-core CPU (1 thread).
+    # An end-to-end check of the script, not evidence (a few minutes).
     "quick": {
         "space": "mbv3-cifar16-narrow",
         "image_size": 16,
         "subset": 1500,
-        "teacher": "wrn-16-2",
+        "teacher": "resnet32x4",
         "epochs": 3,
-        "kd_epochs": 3,
+        "kd_epochs": 2,
         "students": 8,
         "seeds": 1,
         "batch_size": 64,
         "paths": 1,
         "throughput_steps": 3,
     },
-    # Sized for ~35 min on the shared 2-core CPU from the quick run's measured rates (NOT run yet; see
-    # docs/benchmarks_gtn.md): enough steps for teachers and students to leave chance.
+    # ~30 min with --jobs 2 on the 2-core CPU.
     "medium": {
         "space": "mbv3-cifar16-narrow",
         "image_size": 16,
         "subset": 3000,
-        "teacher": "wrn-16-2",
-        "epochs": 6,
+        "teacher": "resnet32x4",
+        "epochs": 8,
         "kd_epochs": 3,
-        "students": 6,
+        "students": 8,
         "seeds": 1,
         "batch_size": 64,
         "paths": 1,
-        "throughput_steps": 3,
+        "throughput_steps": 5,
     },
-    # Estimated ~1.8 h on an idle 2-core CPU (1 thread), ~3.5 h when shared; see docs/benchmarks_gtn.md.
+    # The CPU benchmark of docs/benchmarks_gtn.md: ~1 h with --jobs 2 --inherit on the 2-core CPU.
     "full": {
         "space": "mbv3-cifar16-narrow",
         "image_size": 16,
-        "subset": 6000,
-        "teacher": "wrn-16-2",
+        "subset": 5000,
+        "teacher": "resnet32x4",
         "epochs": 15,
         "kd_epochs": 4,
         "students": 8,
-        "seeds": 2,
+        "seeds": 1,
         "batch_size": 64,
         "paths": 1,
         "throughput_steps": 10,
@@ -137,16 +138,19 @@ def throughput(
     gtn: GTNConfig,
     num_classes: int,
     device: torch.device,
+    channels_last: bool = False,
 ) -> dict[str, float]:
     """Training images/s of one optimiser step (forward + backward + SGD) of the teacher (CE), the
     supernet (one uniformly sampled path, CE) and GTN (``gtn`` options), on random tensors."""
     torch.manual_seed(0)
     x = torch.randn(batch, 3, image_size, image_size, device=device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, num_classes, (batch,), device=device)
-    teacher = create_teacher(teacher_name, num_classes=num_classes).to(device)
+    teacher = to_device(create_teacher(teacher_name, num_classes=num_classes), device, channels_last=channels_last)
     supernet = space.build_supernet(num_classes=num_classes)
-    torch.nn.Module._apply(supernet, lambda t: t.to(device))
-    branches = StudentBranches(*teacher_geometry(teacher), supernet).to(device)
+    to_device(supernet, device, channels_last=channels_last)
+    branches = to_device(StudentBranches(*teacher_geometry(teacher), supernet), device, channels_last=channels_last)
     dist = ArchDistribution(space)
     rng = np.random.default_rng(0)
 
@@ -203,10 +207,119 @@ class Settings:
     device: str
     data_dir: str
     max_steps_per_epoch: int | None
+    warmup_epochs: float = 1.0
+    channels_last: bool = True
+    jobs: int = 1
+    inherit: bool = False
     cond_weight: float = 1.0
     kl_weight: float = 1.0
     arch_loss: str = "uniform"
     max_path_mflops: float | None = None
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    """``NAME:key=value,key=value`` (GTNConfig fields; values parsed as JSON, else kept as strings)."""
+    name, _, body = text.partition(":")
+    if not name or name == "vanilla":
+        raise SystemExit(f"error: --variant {text!r}: give a name other than 'vanilla', e.g. lc05:cond_weight=0.5")
+    fields: dict[str, Any] = {}
+    for item in filter(None, body.split(",")):
+        k, eq, v = item.partition("=")
+        if not eq or k not in GTNConfig.__dataclass_fields__:
+            raise SystemExit(f"error: --variant {text!r}: {item!r} is not FIELD=VALUE of GTNConfig")
+        try:
+            fields[k] = json.loads(v)
+        except json.JSONDecodeError:
+            fields[k] = v
+    return name, fields
+
+
+def _data(s: Settings) -> Any:
+    return load_data(
+        "cifar10",
+        data_dir=s.data_dir,
+        image_size=s.image_size,
+        val_fraction=s.val_fraction,
+        seed=0,
+        subset=s.subset or None,
+    )
+
+
+def _train_task(out: str, s: Settings, name: str) -> dict[str, Any]:
+    """Train the teacher ``name`` (``vanilla`` or a GTN variant) into ``out/runs/name``; resumes."""
+    if s.threads:
+        torch.set_num_threads(s.threads)
+    data = _data(s)
+    spec = DatasetSpec(
+        name="cifar10",
+        data_dir=s.data_dir,
+        image_size=s.image_size,
+        val_fraction=s.val_fraction,
+        seed=0,
+        subset=s.subset or None,
+    )
+    cfg = TrainConfig(
+        method="vanilla" if name == "vanilla" else "gtn",
+        gtn=GTNConfig(**s.variants.get(name, {})),
+        epochs=s.epochs,
+        batch_size=s.batch_size,
+        optim=OptimConfig(lr=s.lr, warmup_epochs=s.warmup_epochs),
+        seed=0,
+        device=s.device,  # type: ignore[arg-type]
+        max_steps_per_epoch=s.max_steps_per_epoch,
+        threads=s.threads,
+        channels_last=s.channels_last,
+    )
+    run_dir = train(
+        Path(out) / "runs" / name,
+        space=resolve_space(s.space, data.num_classes),
+        dataset=spec,
+        teacher=s.teacher,
+        config=cfg,
+        data=data,
+        progress=False,
+    )
+    done = json.loads((run_dir / "done.json").read_text())
+    return {
+        "dir": str(run_dir),
+        "wall_time_s": done["wall_time_s"],
+        "teacher_val_top1": done["final"].get("val_top1_teacher"),
+    }
+
+
+def _kd_task(
+    out: str, s: Settings, teacher: str, init: str, arch: dict[str, Any], student: int, seed: int
+) -> dict[str, Any]:
+    """Distil ``arch`` from the teacher of ``out/runs/teacher`` (``init`` scratch|inherit); resumes."""
+    if s.threads:
+        torch.set_num_threads(s.threads)
+    data = _data(s)
+    run = load_run(Path(out) / "runs" / teacher, load_data=False)
+    assert run.teacher is not None
+    kd = KDConfig(
+        epochs=s.kd_epochs,
+        batch_size=s.batch_size,
+        optim=OptimConfig(lr=s.lr),
+        device=s.device,  # type: ignore[arg-type]
+        max_steps_per_epoch=s.max_steps_per_epoch,
+        threads=s.threads,
+        channels_last=s.channels_last,
+        seed=seed,
+    )
+    arm = teacher if init == "scratch" else f"{teacher}+inherit"
+    _, met = distill(
+        run.teacher,
+        arch,
+        space=run.space,
+        data=data,
+        config=kd,
+        init=init,
+        supernet=run.supernet,
+        checkpoint_path=Path(out) / "students" / f"s{student}-seed{seed}-{arm}.pt",
+        progress=False,
+    )
+    return {"arm": arm, "student": student, "seed": seed, "top1": met["val_top1"], "kd_s": met["wall_time_s"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,15 +346,36 @@ def main(argv: list[str] | None = None) -> int:
         ap.add_argument(f"--{k}", type=int)
     ap.add_argument("--val-fraction", type=float, default=0.2)
     ap.add_argument("--lr", type=float, default=0.05)
+    ap.add_argument("--warmup-epochs", type=float, default=1.0, help="linear LR warm-up of the teachers' training")
     ap.add_argument(
-        "--threads", type=int, default=1, help="torch CPU threads (1 avoids oversubscription on shared CPUs)"
+        "--threads", type=int, default=1, help="torch CPU threads per job (1 avoids oversubscription on CPUs)"
     )
+    ap.add_argument("--jobs", type=int, default=1, help="trainings run at once, one process each (e.g. CPU cores)")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
-    # GTN variants (GTNConfig fields; defaults are GTNConfig's)
+    ap.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="NHWC tensors (about 2x faster MobileNetV3 training on CPU)",
+    )
+    ap.add_argument(
+        "--inherit",
+        action="store_true",
+        help="also distil each student from each GTN teacher starting from the GTN supernet's weights",
+    )
+    # The base GTN variant (GTNConfig fields; defaults are GTNConfig's) ...
     ap.add_argument("--cond-weight", type=float, default=1.0, help="GTN λ_c")
     ap.add_argument("--kl-weight", type=float, default=1.0, help="GTN λ_kl")
     ap.add_argument("--arch-loss", default="uniform", choices=("uniform", "reinforce-hard", "gumbel", "pool-prior"))
     ap.add_argument("--max-path-mflops", type=float, default=None, help="sample GTN paths up to this many MFLOPs")
+    # ... and further variants trained and distilled in the same run, compared with the same vanilla teacher.
+    ap.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:FIELD=VALUE,...",
+        help="an extra GTN teacher, e.g. lc05:cond_weight=0.5 (repeatable)",
+    )
     args = ap.parse_args(argv)
 
     p = dict(PRESETS[args.preset])
@@ -249,18 +383,34 @@ def main(argv: list[str] | None = None) -> int:
         v = getattr(args, k, None)
         if v is not None:
             p[k] = v
+    base = {
+        "paths": p["paths"],
+        "cond_weight": args.cond_weight,
+        "kl_weight": args.kl_weight,
+        "arch_loss": args.arch_loss,
+        "max_path_mflops": args.max_path_mflops,
+    }
+    variants = {"gtn": base}
+    for text in args.variant:
+        name, fields = parse_variant(text)
+        variants[name] = {**base, **fields}
     s = Settings(
         preset=args.preset,
         val_fraction=args.val_fraction,
         lr=args.lr,
+        warmup_epochs=args.warmup_epochs,
         threads=args.threads,
         device=args.device,
         data_dir=str(args.data_dir),
         max_steps_per_epoch=args.max_steps_per_epoch,
+        channels_last=args.channels_last,
+        jobs=args.jobs,
+        inherit=args.inherit,
         cond_weight=args.cond_weight,
         kl_weight=args.kl_weight,
         arch_loss=args.arch_loss,
         max_path_mflops=args.max_path_mflops,
+        variants=variants,
         **p,
     )
     out = Path(args.out)
@@ -269,80 +419,45 @@ def main(argv: list[str] | None = None) -> int:
     if s.threads:
         torch.set_num_threads(s.threads)  # benchmark process: its own setting
     device = torch.device("cuda" if s.device in ("cuda", "auto") and torch.cuda.is_available() else "cpu")
-
-    spec = DatasetSpec(
-        name="cifar10",
-        data_dir=s.data_dir,
-        image_size=s.image_size,
-        val_fraction=s.val_fraction,
-        seed=0,
-        subset=s.subset or None,
-    )
-    data = load_data(
-        spec.name,
-        data_dir=spec.data_dir,
-        image_size=spec.image_size,
-        val_fraction=spec.val_fraction,
-        seed=spec.seed,
-        subset=spec.subset,
-    )
+    data = _data(s)
     space = resolve_space(s.space, data.num_classes)
     print(
         f"data: {len(data.train)} train / {len(data.val)} val images at {s.image_size}px; space {space.name}; "
-        f"teacher {s.teacher}",
+        f"teacher {s.teacher}; GTN variants {variants}; {s.jobs} job(s)",
         flush=True,
     )
-
-    optim = OptimConfig(lr=s.lr)
-    gtn = GTNConfig(
-        paths=s.paths,
-        cond_weight=s.cond_weight,
-        kl_weight=s.kl_weight,
-        arch_loss=s.arch_loss,  # type: ignore[arg-type]
-        max_path_mflops=s.max_path_mflops,
-    )
-    common = {
-        "epochs": s.epochs,
-        "batch_size": s.batch_size,
-        "optim": optim,
-        "seed": 0,
-        "device": s.device,
-        "max_steps_per_epoch": s.max_steps_per_epoch,
-        "threads": s.threads,
-    }
-    runs = {}
-    for method in ("vanilla", "gtn"):
-        cfg = TrainConfig(method=method, gtn=gtn, **common)  # type: ignore[arg-type]
-        run_dir = train(
-            out / "runs" / method,
-            space=space,
-            dataset=spec,
-            teacher=s.teacher,
-            config=cfg,
-            data=data,
-            progress=sys.stderr.isatty(),
-        )
-        done = json.loads((run_dir / "done.json").read_text())
-        runs[method] = {
-            "dir": str(run_dir),
-            "wall_time_s": done["wall_time_s"],
-            "teacher_val_top1": done["final"].get("val_top1_teacher"),
-        }
-        print(
-            f"{method} teacher: {done['wall_time_s']:.0f} s, val top-1 {done['final'].get('val_top1_teacher')}",
-            flush=True,
-        )
-    teachers = {m: load_run(runs[m]["dir"], load_data=False).teacher for m in runs}
-
     students = pick_students(space, s.students, seed=0)
-    kd = KDConfig(
-        epochs=s.kd_epochs,
-        batch_size=s.batch_size,
-        optim=optim,
-        device=s.device,
-        max_steps_per_epoch=s.max_steps_per_epoch,
-        threads=s.threads,
-    )
+    teachers = ["vanilla", *variants]
+    arms = [*teachers, *(f"{v}+inherit" for v in variants if s.inherit)]
+    runs: dict[str, dict[str, Any]] = {}
+    kd: list[dict[str, Any]] = []
+    ctx = multiprocessing.get_context("spawn")  # fork after torch's thread pools start can deadlock
+    with ProcessPoolExecutor(max_workers=s.jobs, mp_context=ctx) as pool:
+        pending = {pool.submit(_train_task, str(out), s, t): ("train", t) for t in teachers}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                kind, name = pending.pop(fut)
+                res = fut.result()
+                if kind == "train":
+                    runs[name] = res
+                    print(
+                        f"{name} teacher: {res['wall_time_s']:.0f} s, val top-1 {res['teacher_val_top1']}", flush=True
+                    )
+                    inits = ["scratch", "inherit"] if (s.inherit and name != "vanilla") else ["scratch"]
+                    for init in inits:
+                        for i, arch in enumerate(students):
+                            for seed in range(s.seeds):
+                                f = pool.submit(_kd_task, str(out), s, name, init, arch.to_dict(), i, seed)
+                                pending[f] = ("kd", name)
+                else:
+                    kd.append(res)
+                    print(
+                        f"student {res['student']} seed {res['seed']} from {res['arm']}: {res['top1']:.4f} "
+                        f"({len(kd)}/{len(students) * s.seeds * len(arms)})",
+                        flush=True,
+                    )
+
     rows = []
     for i, arch in enumerate(students):
         for seed in range(s.seeds):
@@ -353,52 +468,52 @@ def main(argv: list[str] | None = None) -> int:
                 "params": space.params(arch),
                 "arch": arch.to_dict(),
             }
-            for m, teacher in teachers.items():
-                assert teacher is not None
-                ck = out / "students" / f"s{i}-seed{seed}-{m}.pt"
-                _, met = distill(
-                    teacher,
-                    arch,
-                    space=space,
-                    data=data,
-                    config=replace(kd, seed=seed),
-                    checkpoint_path=ck,
-                    progress=False,
-                )
-                row[f"{m}_top1"] = met["val_top1"]
-                row[f"{m}_kd_s"] = met["wall_time_s"]
+            for r in kd:
+                if r["student"] == i and r["seed"] == seed:
+                    row[f"{r['arm']}_top1"], row[f"{r['arm']}_kd_s"] = r["top1"], r["kd_s"]
             rows.append(row)
-            print(
-                f"student {i} ({row['flops'] / 1e6:.1f} MFLOPs) seed {seed}: vanilla {row['vanilla_top1']:.4f} "
-                f"gtn {row['gtn_top1']:.4f}",
-                flush=True,
-            )
-
-    diffs = [r["gtn_top1"] - r["vanilla_top1"] for r in rows]
+    compared = [a for a in arms if a != "vanilla"]
     per_student = []
     for i in range(len(students)):
         rs = [r for r in rows if r["student"] == i]
-        entry = {"student": i, "flops": rs[0]["flops"], "arch": rs[0]["arch"]}
-        for m in ("vanilla", "gtn"):
+        entry: dict[str, Any] = {"student": i, "flops": rs[0]["flops"], "arch": rs[0]["arch"]}
+        for m in arms:
             entry[m] = t_interval([r[f"{m}_top1"] for r in rs])
-        entry["diff"] = t_interval([r["gtn_top1"] - r["vanilla_top1"] for r in rs])
+        for m in compared:
+            entry[f"{m}-vanilla"] = t_interval([r[f"{m}_top1"] - r["vanilla_top1"] for r in rs])
         per_student.append(entry)
-    tp = throughput(space, s.teacher, s.image_size, s.batch_size, s.throughput_steps, gtn, data.num_classes, device)
+    tp = {
+        v: throughput(
+            space,
+            s.teacher,
+            s.image_size,
+            s.batch_size,
+            s.throughput_steps,
+            GTNConfig(**variants[v]),
+            data.num_classes,
+            device,
+            channels_last=s.channels_last,
+        )
+        for v in variants
+    }
     results = {
         "settings": asdict(s),
         "validation": f"stratified {s.val_fraction:.0%} hold-out of a {len(data.train) + len(data.val)}-image "
         "stratified subset of the CIFAR-10 training set (seed 0); the test set is not used",
+        "arms": arms,
         "teachers": runs,
-        "teacher_time_ratio_gtn_over_vanilla": runs["gtn"]["wall_time_s"] / runs["vanilla"]["wall_time_s"],
+        "teacher_time_ratio_over_vanilla": {
+            v: runs[v]["wall_time_s"] / runs["vanilla"]["wall_time_s"] for v in variants
+        },
         "rows": rows,
         "per_student": per_student,
         "mean_top1": {
             m: t_interval(
                 [float(np.mean([r[f"{m}_top1"] for r in rows if r["student"] == i])) for i in range(len(students))]
             )
-            for m in ("vanilla", "gtn")
+            for m in arms
         },
-        "gain_gtn_minus_vanilla": t_interval(diffs),
+        "gain_over_vanilla": {m: t_interval([r[f"{m}_top1"] - r["vanilla_top1"] for r in rows]) for m in compared},
         "throughput": tp,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
@@ -419,41 +534,62 @@ def _pct(ci: tuple[float, float, float]) -> str:
 
 def render(r: dict[str, Any]) -> str:
     s = r["settings"]
+    arms: list[str] = r["arms"]
+    compared = [a for a in arms if a != "vanilla"]
     lines = [
         f"### GTN vs vanilla teacher ({s['preset']} preset)",
         "",
-        (f"Top-1 in %, on the validation split ({r['validation']}); brackets: 95 % t-interval "
-        f"({s['seeds']} seed(s) per student; over students for means; over (student, seed) pairs for the gain)."),
+        (
+            f"Top-1 in %, on the validation split ({r['validation']}); brackets: 95 % t-interval "
+            f"({s['seeds']} seed(s) per student; over students for means; over (student, seed) pairs for the gains). "
+            "`X+inherit`: the student starts from the GTN supernet's weights instead of from scratch."
+        ),
         "",
-        "| student | MFLOPs (MACs) | vanilla teacher | GTN teacher | GTN − vanilla |",
-        "|---|---|---|---|---|",
+        "| student | MFLOPs (MACs) | "
+        + " | ".join(arms)
+        + " | "
+        + " | ".join(f"{a} − vanilla" for a in compared)
+        + " |",
+        "|---|---|" + "---|" * (len(arms) + len(compared)),
     ]
     for e in r["per_student"]:
         lines.append(
-            f"| {e['student']} | {e['flops'] / 1e6:.1f} | {_pct(e['vanilla'])} | {_pct(e['gtn'])} | {_pct(e['diff'])} |"
+            f"| {e['student']} | {e['flops'] / 1e6:.1f} | "
+            + " | ".join(_pct(e[a]) for a in arms)
+            + " | "
+            + " | ".join(_pct(e[f"{a}-vanilla"]) for a in compared)
+            + " |"
         )
     lines += [
-        (f"| **mean** | | {_pct(r['mean_top1']['vanilla'])} | {_pct(r['mean_top1']['gtn'])} | "
-        f"**{_pct(r['gain_gtn_minus_vanilla'])}** |"),
+        "| **mean** | | "
+        + " | ".join(_pct(r["mean_top1"][a]) for a in arms)
+        + " | "
+        + " | ".join(f"**{_pct(r['gain_over_vanilla'][a])}**" for a in compared)
+        + " |",
         "",
-        (f"Teachers ({s['teacher']}, {s['epochs']} epochs): vanilla {r['teachers']['vanilla']['wall_time_s']:.0f} s "
-        f"(val top-1 {100 * (r['teachers']['vanilla']['teacher_val_top1'] or 0):.1f} %), "
-        f"GTN {r['teachers']['gtn']['wall_time_s']:.0f} s "
-        f"(val top-1 {100 * (r['teachers']['gtn']['teacher_val_top1'] or 0):.1f} %); "
-        f"ratio GTN/vanilla = {r['teacher_time_ratio_gtn_over_vanilla']:.2f}."),
+        f"Teachers ({s['teacher']}, {s['epochs']} epochs, wall time with {s['jobs']} job(s) sharing the machine): "
+        + "; ".join(
+            f"{t} {v['wall_time_s']:.0f} s (val top-1 {100 * (v['teacher_val_top1'] or 0):.1f} %)"
+            for t, v in r["teachers"].items()
+        )
+        + ". Cost ratio over vanilla: "
+        + ", ".join(f"{v} {x:.2f}" for v, x in r["teacher_time_ratio_over_vanilla"].items())
+        + ".",
         "",
-        "Training throughput (images/s, batch {}, median of {} steps): teacher step {:.0f}, supernet step "
-        "(one random path) {:.0f}, GTN step ({} path(s)) {:.0f}.".format(
-            s["batch_size"],
-            s["throughput_steps"],
-            r["throughput"]["teacher_images_per_s"],
-            r["throughput"]["supernet_images_per_s"],
-            s["paths"],
-            r["throughput"]["gtn_images_per_s"],
+        f"Training throughput alone on the machine (images/s, batch {s['batch_size']}, median of "
+        f"{s['throughput_steps']} steps, channels_last={s['channels_last']}): "
+        + "; ".join(
+            f"{v}: teacher step {t['teacher_images_per_s']:.0f}, supernet step (one random path) "
+            f"{t['supernet_images_per_s']:.0f}, GTN step {t['gtn_images_per_s']:.0f} "
+            f"(step ratio {t['teacher_images_per_s'] / t['gtn_images_per_s']:.2f})"
+            for v, t in r["throughput"].items()
+        )
+        + ".",
+        "",
+        (
+            f"Settings: {json.dumps(s)}; torch {r['torch']}, {r['threads']} thread(s) per job, {r['device']}; "
+            f"total {r['total_wall_time_s'] / 60:.1f} min."
         ),
-        "",
-        (f"Settings: {json.dumps(s)}; torch {r['torch']}, {r['threads']} thread(s), {r['device']}; "
-        f"total {r['total_wall_time_s'] / 60:.1f} min."),
         "",
     ]
     return "\n".join(lines)

@@ -146,7 +146,7 @@ def _search(args: argparse.Namespace) -> int:
             raise BudgetError("--remeasure needs a latency budget or objective (--budget 15ms@TARGET)")
         remeasure_report(latency, result.candidates, run.space, out / "remeasured.json")
     print("wrote:")
-    for name in ("pareto.json", "pareto.csv", "trials.csv", "pareto.png", "pareto.html", "remeasured.json"):
+    for name in ("pareto.json", "pareto.csv", "trials.csv", "pareto.png", "pareto.html", "remeasured.json", "study.json"):
         if (out / name).exists():
             print(f"  {out / name}")
     print(f"  study: {args.storage or 'sqlite:///' + str((out / 'study.db').resolve())} (study {args.study!r})")

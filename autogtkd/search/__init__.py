@@ -12,10 +12,10 @@ Example:
 """
 
 from autogtkd.search._pareto import hypervolume, knee_index, nondominated_ranks, pareto_mask, to_minimisation
-from autogtkd.search._plot import plot_front
+from autogtkd.search._plot import AXIS_METRICS, plot_front, plot_fronts
 from autogtkd.search._problem import OBJECTIVES, LatencyPredictor, SearchProblem
 from autogtkd.search._results import Candidate, SearchResult, load_result
-from autogtkd.search._search import DEFAULT_STUDY, Prescreen, collect_result, open_storage, search
+from autogtkd.search._search import DEFAULT_STUDY, Prescreen, collect_result, open_storage, search, study_result
 from autogtkd.search._strategies import (
     STRATEGIES,
     ConstrainedRandomSampler,
@@ -25,6 +25,7 @@ from autogtkd.search._strategies import (
 )
 
 __all__ = [
+    "AXIS_METRICS",
     "DEFAULT_STUDY",
     "OBJECTIVES",
     "STRATEGIES",
@@ -45,6 +46,8 @@ __all__ = [
     "open_storage",
     "pareto_mask",
     "plot_front",
+    "plot_fronts",
     "search",
+    "study_result",
     "to_minimisation",
 ]

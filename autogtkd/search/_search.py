@@ -36,15 +36,21 @@ import optuna
 from optuna.storages import BaseStorage, RDBStorage
 from optuna.trial import FrozenTrial, Trial, TrialState
 
+from autogtkd._io import atomic_write_json
+from autogtkd.budget import parse_budget
 from autogtkd.exceptions import ConfigError
 from autogtkd.search._problem import SearchProblem
 from autogtkd.search._results import Candidate, SearchResult
 from autogtkd.search._strategies import STATUS_ATTR, create_sampler, evaluated_trials
 from autogtkd.space import Arch
 
-__all__ = ["DEFAULT_STUDY", "Prescreen", "collect_result", "open_storage", "search"]
+__all__ = ["DEFAULT_STUDY", "STUDY_FILE", "Prescreen", "collect_result", "open_storage", "search", "study_result"]
 
 DEFAULT_STUDY = "autogtkd-search"
+#: Written into a search's ``out`` when it starts: where its study lives, so that ``autogtkd pareto``
+#: can read the front of a search that is still running (or ran on another machine's storage).
+STUDY_FILE = "study.json"
+_SPEC_ATTR = "result_spec"
 _log = logging.getLogger("autogtkd.search")
 
 
@@ -206,6 +212,10 @@ def search(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     st = open_storage(storage, out, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     study = _open_study(problem, st, study_name, strategy, seed, strategy_options or {})
+    run_info = {"strategy": strategy, "seed": seed, **(info or {})}
+    if out is not None and not isinstance(storage, BaseStorage):
+        url = storage or f"sqlite:///{Path(out).resolve() / 'study.db'}"
+        atomic_write_json(Path(out) / STUDY_FILE, {"storage": _without_password(url), "study": study_name, "info": run_info})
     rng = np.random.default_rng([seed, len(study.get_trials(deepcopy=False))])
     limit = max_proposals if max_proposals is not None else 20 * n_trials + 100
     bar = _progress(progress, n_trials, len(evaluated_trials(study.get_trials(deepcopy=False))))
@@ -250,7 +260,7 @@ def search(
             bar.close()
     if stop_reason:
         _log.warning("search %s", stop_reason)
-    result = collect_result(study, problem, info={"strategy": strategy, "seed": seed, **(info or {})})
+    result = collect_result(study, problem, info=run_info)
     if stop_reason:
         result.info["stopped"] = stop_reason
     if out is not None:
@@ -282,6 +292,7 @@ def _open_study(
     have = study.user_attrs.get("problem")
     if have is None:
         study.set_user_attr("problem", want)
+        study.set_user_attr(_SPEC_ATTR, _result_spec(problem))
     elif have != want:
         raise ConfigError(
             f"study {name!r} in this storage was created for {have}, not {want}; "
@@ -403,23 +414,77 @@ def _dominated(study: optuna.Study, problem: SearchProblem, metrics: dict[str, f
     return bool(((pts <= me).all(1) & (pts < me).any(1)).any())
 
 
-def collect_result(study: optuna.Study, problem: SearchProblem, *, info: dict[str, Any] | None = None) -> SearchResult:
+def _result_spec(problem: SearchProblem) -> dict[str, Any]:
+    """What a :class:`SearchResult` needs besides the trials (stored in the study for readers)."""
+    return {
+        "objectives": list(problem.objectives),
+        "budgets": [str(b) for b in problem.budgets],
+        "reference": problem.reference_costs(),
+        "space": problem.space.name,
+    }
+
+
+def collect_result(
+    study: optuna.Study, problem: SearchProblem | None = None, *, info: Mapping[str, Any] | None = None
+) -> SearchResult:
     """The :class:`SearchResult` of a study: every scored trial, the feasible front, hypervolume and
-    (with pre-screening) Kendall's tau of the predictor on the scored proposals."""
+    (with pre-screening) Kendall's tau of the predictor on the scored proposals.
+
+    Without ``problem`` the objectives, budgets and hypervolume reference recorded in the study when
+    the search created it are used, so any process can read a study, also while it runs.
+    """
     from scipy.stats import kendalltau
 
-    done = evaluated_trials(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    spec = _result_spec(problem) if problem is not None else study.user_attrs.get(_SPEC_ATTR)
+    if spec is None:
+        raise ConfigError(f"study {study.study_name!r} was not created by autogtkd search (no {_SPEC_ATTR!r})")
+    all_trials = study.get_trials(deepcopy=False)
+    done = evaluated_trials(all_trials)
     cands = [
         Candidate.from_metrics(Arch.from_dict(t.user_attrs["arch"]), t.user_attrs["metrics"], scorer=t.user_attrs["scorer"], trial=t.number)
         for t in sorted(done, key=lambda t: t.number)
     ]
-    extra: dict[str, Any] = {"study": study.study_name, "space": problem.space.name, **(info or {})}
+    extra: dict[str, Any] = {"study": study.study_name, "space": spec["space"], **(info or {})}
     pairs = [(t.user_attrs["predicted_accuracy"], t.user_attrs["metrics"]["accuracy"]) for t in done if "predicted_accuracy" in t.user_attrs]
-    all_trials = study.get_trials(deepcopy=False)
     n_screened = sum(1 for t in all_trials if t.user_attrs.get(STATUS_ATTR) == "screened")
     if pairs or n_screened:
         tau = float(kendalltau(*zip(*pairs)).statistic) if len(pairs) >= 3 else None
         extra["predictor"] = {"kendall_tau": tau, "n_pairs": len(pairs), "n_screened": n_screened}
     extra["n_over_budget"] = sum(1 for t in all_trials if t.user_attrs.get(STATUS_ATTR) == "over_budget")
     extra["n_duplicates"] = sum(1 for t in all_trials if t.user_attrs.get(STATUS_ATTR) == "duplicate")
-    return SearchResult(cands, objectives=problem.objectives, budgets=problem.budgets, reference=problem.reference_costs(), info=extra)
+    extra["n_running"] = sum(1 for t in all_trials if t.state == TrialState.RUNNING and t.user_attrs.get("arch_key"))
+    return SearchResult(
+        cands,
+        objectives=spec["objectives"],
+        budgets=[parse_budget(b) for b in spec["budgets"]],
+        reference=spec["reference"],
+        info=extra,
+    )
+
+
+def study_result(storage: str, study_name: str | None = None, *, info: Mapping[str, Any] | None = None) -> SearchResult:
+    """Read the current front of a study in ``storage`` (a URL), finished or still running.
+
+    ``study_name`` may be omitted when the storage holds one study. Nothing is written to the study.
+    """
+    st = open_storage(storage, heartbeat_interval=None)
+    assert isinstance(st, BaseStorage)
+    names = [s.study_name for s in st.get_all_studies()]
+    if study_name is None:
+        if len(names) != 1:
+            raise ConfigError(f"{_without_password(storage)} holds studies {names}; name one with --study")
+        study_name = names[0]
+    if study_name not in names:
+        raise ConfigError(f"no study {study_name!r} in {_without_password(storage)} (it holds {names})")
+    return collect_result(optuna.load_study(study_name=study_name, storage=st), info=info)
+
+
+def _without_password(url: str) -> str:
+    """``url`` with any password removed (libpq still finds one in ``PGPASSWORD`` or ``~/.pgpass``)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 -- not a database URL: nothing to hide
+        return url
+    return parsed._replace(password=None).render_as_string(hide_password=False) if parsed.password else url
