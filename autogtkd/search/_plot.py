@@ -118,10 +118,9 @@ def _series(result: SearchResult, axes: Sequence[str]) -> dict[str, Any]:
 
 
 def _title(label: str, result: SearchResult, s: dict[str, Any]) -> str:
-    scorers = ", ".join(sorted({c.scorer for c in result.candidates})) or "no feasible candidate"
-    live = f", {s['running']} running" if s["running"] else ""
-    head = f"{label}: " if label else "Pareto front "
-    return f"{head}({len(result.trials)} scored{live}; {scorers})"
+    scorers = ", ".join(sorted({c.scorer for c in result.candidates})) or "none feasible"
+    live = f", {s['running']} being scored" if s["running"] else ""
+    return f"{label or 'Pareto front'}: {len(result.trials)} scored{live}; scorer {scorers}"
 
 
 def _png(
@@ -176,6 +175,15 @@ def _png(
         ax.legend(fontsize=7)
     if several and not grid:
         panels[0].set_title("Pareto fronts (grey: every scored candidate)", fontsize=9)
+    if grid and several:  # shared scales, so panels compare at a glance
+        every = np.vstack([s["scored"][1] for s in series.values()] + [np.zeros((0, len(axes) + 1))])
+        if len(every):
+            lo, hi = every.min(0), every.max(0)
+            pad = 0.05 * np.maximum(hi - lo, 1e-9)
+            setters = ("set_xlim", "set_ylim", "set_zlim")[: len(axes) + 1]
+            for ax in panels:
+                for dim, name in enumerate(setters):
+                    getattr(ax, name)(lo[dim] - pad[dim], hi[dim] + pad[dim])
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
