@@ -45,7 +45,7 @@ def register(sub: Any) -> None:
         "--axes",
         metavar="COST[,COST]",
         help="one cost (2-D, against top-1) or two (3-D) of flops, params, latency_ms "
-        "(default: the search's cost objectives)",
+        "(default: the first search's first cost objective)",
     )
     plot.add_argument("--grid", action="store_true", help="one panel per search instead of one shared panel")
     plot.add_argument(

@@ -35,10 +35,9 @@ def plot_front(result: SearchResult, stem: str | Path) -> list[Path]:
     return plot_fronts({"": result}, stem)
 
 
-def default_axes(result: SearchResult) -> tuple[str, ...]:
-    """The search's own cost objectives (at most two), else ``("flops",)``."""
-    costs = tuple(o for o in result.objectives if o != "accuracy")
-    return costs[:2] or ("flops",)
+def default_axis(result: SearchResult) -> str:
+    """The search's first cost objective, else ``flops``."""
+    return next((o for o in result.objectives if o != "accuracy"), "flops")
 
 
 def plot_fronts(
@@ -54,7 +53,7 @@ def plot_fronts(
         results: the searches; labels name them in legends and titles ("" for a single unnamed run).
         stem: output path without suffix.
         axes: one cost metric (2-D: cost vs top-1) or two (3-D: cost, cost, top-1) from
-            :data:`AXIS_METRICS`; default: the first result's cost objectives.
+            :data:`AXIS_METRICS`; default: the first result's first cost objective (2-D).
         grid: one panel per search in the PNG instead of one shared panel (the HTML always overlays;
             its legend toggles runs).
 
@@ -66,7 +65,7 @@ def plot_fronts(
     """
     if not results:
         raise ConfigError("nothing to plot: no search results given")
-    axes = tuple(axes) if axes else default_axes(next(iter(results.values())))
+    axes = tuple(axes) if axes else (default_axis(next(iter(results.values()))),)
     if not 1 <= len(axes) <= 2 or any(a not in AXIS_METRICS for a in axes):
         raise ConfigError(f"axes must be one or two of {', '.join(AXIS_METRICS)}, got {','.join(axes) or 'none'}")
     for label, r in results.items():
