@@ -6,18 +6,26 @@ Protocol (one script, same code path on CPU and GPU; presets only change sizes):
    hold out ``--val-fraction`` of it (seeded, stratified) as the validation split on which every
    number is reported. The CIFAR-10 test set is not used.
 2. Train a **vanilla** teacher (CE only) and a **GTN** teacher (teacher + student supernet, DESIGN §1)
-   with the same teacher architecture, data, epochs, batch size, optimiser and seed.
+   with the same teacher architecture, data, epochs, batch size, optimiser (1 warm-up epoch) and
+   seed; ``--variant NAME:FIELD=VALUE,...`` adds more GTN teachers (other ``GTNConfig`` options)
+   compared with the same vanilla teacher.
 3. Pick ``--students`` architectures spread evenly in log-FLOPs across the pool (nearest members of
-   2,000 seeded uniform samples), and distil each from **both** teachers with the same Hinton KD
-   recipe (γ=0.1, α=0.9, T=4, from scratch) and the same seeds.
-4. Report per-student and mean top-1 (validation split), the paired difference GTN − vanilla with a
+   2,000 seeded uniform samples), and distil each from **every** teacher with the same Hinton KD
+   recipe (γ=0.1, α=0.9, T=4, from scratch) and the same seeds; with ``--inherit`` also from each
+   GTN teacher starting from its supernet's weights (the full autogtkd pipeline).
+4. Report per-student and mean top-1 (validation split), the paired difference to vanilla with a
    95 % t-interval over (student, seed) pairs, the teachers' training wall time and its ratio, and
    the training throughput (images/s) of the teacher step, the supernet step and the GTN step.
+
+``--jobs N`` runs N trainings at once (one process and ``--threads`` threads each); teachers that
+train at the same time share the machine alike, so their wall-time ratio stays fair. Every training
+resumes from its checkpoint, so a killed benchmark rerun with the same arguments continues.
 
 Usage::
 
     python benchmarks/gtn_vs_vanilla.py --preset quick --data-dir ../shared/data --out bench/quick
-    python benchmarks/gtn_vs_vanilla.py --preset full  --data-dir ../shared/data --out bench/full
+    python benchmarks/gtn_vs_vanilla.py --preset full --jobs 2 --inherit --variant lc025:cond_weight=0.25 \\
+        --data-dir ../shared/data --out bench/full
     # a full-size GPU run: same script, larger sizes
     python benchmarks/gtn_vs_vanilla.py --preset full --space mbv3-cifar --image-size 32 --subset 0 \\
         --teacher resnet32x4 --epochs 240 --kd-epochs 240 --batch-size 64 --seeds 3 --device cuda --out bench/gpu
@@ -75,14 +83,15 @@ PRESETS: dict[str, dict[str, Any]] = {
         "paths": 1,
         "throughput_steps": 5,
     },
-    # The CPU benchmark of docs/benchmarks_gtn.md: ~1 h with --jobs 2 --inherit on the 2-core CPU.
+    # The CPU benchmark of docs/benchmarks_gtn.md (with --jobs 2 --inherit and one extra variant: ~2 h
+    # on the 2-core CPU).
     "full": {
         "space": "mbv3-cifar16-narrow",
         "image_size": 16,
         "subset": 5000,
         "teacher": "resnet32x4",
         "epochs": 15,
-        "kd_epochs": 4,
+        "kd_epochs": 3,
         "students": 8,
         "seeds": 1,
         "batch_size": 64,
