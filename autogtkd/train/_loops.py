@@ -505,9 +505,14 @@ def run_phases(
                 with _autocast(device, cfg):
                     loss, logs = phase.step(x, y)
                 if not math.isfinite(ctx.mean(float(loss.detach()), device)):
+                    kept = (
+                        "the last checkpoint written is kept"
+                        if state.epoch > 0 or pi > 0 or io.saved is not None
+                        else "no epoch had completed, so there is no checkpoint"
+                    )
                     raise DivergenceError(
                         f"{phase.name} loss became {_f(loss)} at epoch {epoch + 1}, step {state.step + 1}; "
-                        "the last good checkpoint is kept (try a lower learning rate)"
+                        f"{kept} (try a lower learning rate or a warm-up, optim.warmup_epochs)"
                     )
                 for o in optimizers.values():
                     o.zero_grad(set_to_none=True)
