@@ -13,8 +13,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +32,40 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _write_cifar10(folder: Path, per_batch: int = 20, seed: int = 0) -> Any:
+    """Official python format: 5 pickled dicts with b'data' (N, 3072) uint8 and b'labels'; returns the
+    labels in file order (numpy array)."""
+    import pickle
+
+    import numpy as np
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    all_labels = []
+    for i in range(1, 6):
+        labels = [int(v) for v in np.arange(per_batch) % 10]
+        data = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
+        data[:, 0] = i  # first red pixel marks the batch
+        batch = {
+            b"batch_label": b"training batch",
+            b"labels": labels,
+            b"data": data,
+            b"filenames": [b"f%d.png" % j for j in range(per_batch)],
+        }
+        (folder / f"data_batch_{i}").write_bytes(pickle.dumps(batch, protocol=2))
+        all_labels += labels
+    names = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
+    (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": names, b"num_vis": 3072}, protocol=2))
+    return np.array(all_labels)
+
+
+@pytest.fixture
+def write_cifar10() -> Callable[..., Any]:
+    """``write_cifar10(folder, per_batch=20, seed=0)`` writes a tiny CIFAR-10 training set in the
+    official python format (random pixels, balanced labels) and returns its labels."""
+    return _write_cifar10
 
 
 @pytest.fixture

@@ -17,28 +17,6 @@ from autogtkd.data import DATASETS, augment_batch, download_and_extract, load_da
 from autogtkd.exceptions import DataError, UnknownNameError
 
 
-def _write_cifar10(folder: Path, per_batch: int = 20, seed: int = 0) -> np.ndarray:
-    """Official python format: 5 pickled dicts with b'data' (N, 3072) uint8 and b'labels'."""
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
-    all_labels = []
-    for i in range(1, 6):
-        labels = [int(v) for v in np.arange(per_batch) % 10]
-        data = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
-        data[:, 0] = i  # first red pixel marks the batch
-        batch = {
-            b"batch_label": b"training batch",
-            b"labels": labels,
-            b"data": data,
-            b"filenames": [b"f%d.png" % j for j in range(per_batch)],
-        }
-        (folder / f"data_batch_{i}").write_bytes(pickle.dumps(batch, protocol=2))
-        all_labels += labels
-    names = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
-    (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": names, b"num_vis": 3072}, protocol=2))
-    return np.array(all_labels)
-
-
 def _write_cifar100(folder: Path, n: int = 200) -> None:
     folder.mkdir(parents=True)
     rng = np.random.default_rng(1)
@@ -54,8 +32,8 @@ def _write_cifar100(folder: Path, n: int = 200) -> None:
     (folder / "meta").write_bytes(pickle.dumps({b"fine_label_names": names, b"coarse_label_names": []}))
 
 
-def test_cifar10_reader_parent_or_batches_folder(tmp_path: Path) -> None:
-    _write_cifar10(tmp_path / "cifar-10-batches-py")
+def test_cifar10_reader_parent_or_batches_folder(write_cifar10, tmp_path: Path) -> None:
+    write_cifar10(tmp_path / "cifar-10-batches-py")
     for d in (tmp_path, tmp_path / "cifar-10-batches-py"):
         s = load_data("cifar10", d, val_fraction=0.2, seed=0)
         assert len(s.train) == 80 and len(s.val) == 20
@@ -64,9 +42,9 @@ def test_cifar10_reader_parent_or_batches_folder(tmp_path: Path) -> None:
         assert x.shape == (3, 32, 32) and x.dtype == torch.float32 and y.dtype == torch.int64
 
 
-def test_cifar10_pixel_layout(tmp_path: Path) -> None:
+def test_cifar10_pixel_layout(write_cifar10, tmp_path: Path) -> None:
     folder = tmp_path / "cifar-10-batches-py"
-    _write_cifar10(folder)
+    write_cifar10(folder)
     raw = DATASETS.get("cifar10")(folder, image_size=32, download=False)
     batch = pickle.loads((folder / "data_batch_2").read_bytes())
     row = batch[b"data"][3]
@@ -111,10 +89,10 @@ class _Evil:
         return (os.system, ("touch pwned",))
 
 
-def test_cifar_pickle_cannot_run_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cifar_pickle_cannot_run_code(write_cifar10, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     folder = tmp_path / "cifar-10-batches-py"
-    _write_cifar10(folder)
+    write_cifar10(folder)
     (folder / "data_batch_1").write_bytes(pickle.dumps({b"data": _Evil(), b"labels": []}))
     with pytest.raises(DataError, match="forbidden global"):
         load_data("cifar10", folder)
