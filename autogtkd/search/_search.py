@@ -292,7 +292,6 @@ def _open_study(
     have = study.user_attrs.get("problem")
     if have is None:
         study.set_user_attr("problem", want)
-        study.set_user_attr(_SPEC_ATTR, _result_spec(problem))
     elif have != want:
         raise ConfigError(
             f"study {name!r} in this storage was created for {have}, not {want}; "
@@ -300,6 +299,8 @@ def _open_study(
         )
     if list(study.directions) != directions:
         raise ConfigError(f"study {name!r} has other objective directions")
+    if _SPEC_ATTR not in study.user_attrs:  # also for studies written by earlier versions
+        study.set_user_attr(_SPEC_ATTR, _result_spec(problem))
     return study
 
 
@@ -465,8 +466,13 @@ def collect_result(
 def study_result(storage: str, study_name: str | None = None, *, info: Mapping[str, Any] | None = None) -> SearchResult:
     """Read the current front of a study in ``storage`` (a URL), finished or still running.
 
-    ``study_name`` may be omitted when the storage holds one study. Nothing is written to the study.
+    ``study_name`` may be omitted when the storage holds one study. Nothing is written to the study,
+    and a SQLite file that does not exist is an error (it is not created).
     """
+    if storage.startswith("sqlite:///") and storage != "sqlite:///:memory:":
+        path = Path(storage[len("sqlite:///") :])
+        if not path.is_file():
+            raise ConfigError(f"no SQLite study file {path}")
     st = open_storage(storage, heartbeat_interval=None)
     assert isinstance(st, BaseStorage)
     names = [s.study_name for s in st.get_all_studies()]

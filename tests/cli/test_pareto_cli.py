@@ -93,6 +93,8 @@ def test_reads_a_study_by_url(two_runs, capsys) -> None:
     assert "of 10 scored" in capsys.readouterr().out
     assert main(["pareto", "show", "--storage", f"sqlite:///{a / 'study.db'}", "--study", "other"]) == 2
     assert "no study 'other'" in capsys.readouterr().err
+    assert main(["pareto", "show", "--storage", f"sqlite:///{a / 'typo.db'}"]) == 2
+    assert "no SQLite study file" in capsys.readouterr().err and not (a / "typo.db").exists()
 
 
 def test_front_of_a_search_that_is_still_running(tmp_path: Path, capsys) -> None:
