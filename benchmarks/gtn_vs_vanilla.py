@@ -220,10 +220,6 @@ class Settings:
     channels_last: bool = True
     jobs: int = 1
     inherit: bool = False
-    cond_weight: float = 1.0
-    kl_weight: float = 1.0
-    arch_loss: str = "uniform"
-    max_path_mflops: float | None = None
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -415,10 +411,6 @@ def main(argv: list[str] | None = None) -> int:
         channels_last=args.channels_last,
         jobs=args.jobs,
         inherit=args.inherit,
-        cond_weight=args.cond_weight,
-        kl_weight=args.kl_weight,
-        arch_loss=args.arch_loss,
-        max_path_mflops=args.max_path_mflops,
         variants=variants,
         **p,
     )

@@ -38,11 +38,8 @@ def _tiny_space() -> MobileNetV3Space:
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_thread: None) -> None:
+    """Every test here trains: one torch thread (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,8 @@ from autogtkd.space import MBStageConfig, MobileNetV3Config, MobileNetV3Space
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: tiny convolutions are much faster without thread hand-offs on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_thread: None) -> None:
+    """Every test here runs tiny networks: one torch thread (tests/conftest.py)."""
 
 
 @pytest.fixture
