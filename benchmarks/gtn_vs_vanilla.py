@@ -5,7 +5,7 @@ Protocol (one script, same code path on CPU and GPU; presets only change sizes):
 1. Load CIFAR-10 (official python format, e.g. ``../shared/data``), take a stratified ``--subset``,
    hold out ``--val-fraction`` of it (seeded, stratified) as the validation split on which every
    number is reported. The CIFAR-10 test set is not used.
-2. Train a **vanilla** teacher (CE only) and a **GTN** teacher (teacher + student supernet, DESIGN §1)
+2. Train a **vanilla** teacher (CE only) and a **GTN** teacher (teacher + student supernet, docs/training.md)
    with the same teacher architecture, data, epochs, batch size, optimiser (1 warm-up epoch) and
    seed; ``--variant NAME:FIELD=VALUE,...`` adds more GTN teachers (other ``GTNConfig`` options)
    compared with the same vanilla teacher.
@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 from autogtkd.data import load_data
-from autogtkd.distill import ArchDistribution, GTNConfig, StudentBranches, gtn_losses, sample_paths, teacher_geometry
+from autogtkd.gtn import ArchDistribution, GTNConfig, StudentBranches, gtn_losses, sample_paths, teacher_geometry
 from autogtkd.space import MobileNetV3Space, SearchSpace, create_space, load_space
 from autogtkd.teachers import create_teacher
 from autogtkd.train import DatasetSpec, KDConfig, OptimConfig, TrainConfig, distill, load_run, train

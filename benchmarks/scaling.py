@@ -58,7 +58,7 @@ def _step_time(kind: str, space_name: str, teacher_name: str, batch: int, thread
     ``(batch, C, H, W)`` random, on the CPU with ``threads`` intra-op threads."""
     import torch
 
-    from autogtkd.distill import GTNConfig
+    from autogtkd.gtn import GTNConfig
     from autogtkd.space import create_space
     from autogtkd.teachers import create_teacher
     from autogtkd.train import TrainConfig

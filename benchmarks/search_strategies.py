@@ -49,7 +49,7 @@ def narrow_space() -> MobileNetV3Space:
 
 
 def get_run(args: argparse.Namespace) -> Any:
-    from autogtkd.distill import GTNConfig
+    from autogtkd.gtn import GTNConfig
     from autogtkd.train import DatasetSpec, TrainConfig, load_run, train
 
     if args.run:

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from autogtkd.distill import hinton_kd_loss
+from autogtkd.gtn import hinton_kd_loss
 from autogtkd.evaluate._base import Evaluator, Metrics
 from autogtkd.exceptions import DivergenceError
 from autogtkd.space import Arch
@@ -118,7 +118,7 @@ class FinetuneScorer(Evaluator):
     then validation top-1. Faithful but ``steps`` times slower than :class:`InheritScorer`.
 
     Loss per step: Hinton KD ``γ·CE(z_S, y) + α·T²·KL(σ(z_T/T) ‖ σ(z_S/T))``
-    (:func:`autogtkd.distill.hinton_kd_loss`), SGD with momentum and a cosine learning-rate decay
+    (:func:`autogtkd.gtn.hinton_kd_loss`), SGD with momentum and a cosine learning-rate decay
     over ``steps``. The subnet starts from the supernet's weights (BatchNorm recalibrated first when
     ``calib_loader`` is given). Torch's global RNG is forked and seeded, so scores are repeatable
     and the caller's random state is untouched.

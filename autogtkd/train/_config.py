@@ -1,4 +1,4 @@
-"""Training configs: frozen dataclasses with documented defaults (DESIGN §1, RepDistiller's CIFAR
+"""Training configs: frozen dataclasses with documented defaults (docs/training.md, RepDistiller's CIFAR
 recipe). Build them from YAML/JSON data with :func:`train_config_from_dict`."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from autogtkd._config import from_dict
-from autogtkd.distill import GTNConfig
+from autogtkd.gtn import GTNConfig
 from autogtkd.exceptions import ConfigError
 
 __all__ = ["METHODS", "DatasetSpec", "KDConfig", "Method", "OptimConfig", "TrainConfig", "train_config_from_dict"]
@@ -61,7 +61,7 @@ class TrainConfig:
     """One training run (teacher and/or supernet).
 
     Attributes:
-        method: ``gtn`` (generic teacher + supernet, DESIGN §1), ``vanilla`` (teacher, CE only),
+        method: ``gtn`` (generic teacher + supernet, docs/training.md), ``vanilla`` (teacher, CE only),
             ``inplace`` (supernet alone, sandwich rule with in-place distillation from its largest
             subnet, BigNAS/OFA), ``supernet-kd`` (a vanilla teacher is trained first, then frozen, and
             the supernet is distilled from it), ``sftn`` (one student-friendly teacher for the single
@@ -85,7 +85,7 @@ class TrainConfig:
             tensor cores; numerics unchanged up to rounding).
         supernet_init: ``grow`` (default): every supernet option beyond the smallest subnet starts as a
             no-op (zero weights on the input channels the smallest lacks, zero outer kernel taps,
-            zero last-BN scale of extra residual blocks; :func:`autogtkd.distill.grow_init`), so subnets whose extra options were rarely or never
+            zero last-BN scale of extra residual blocks; :func:`autogtkd.gtn.grow_init`), so subnets whose extra options were rarely or never
             trained behave like the trained small ones instead of adding random features;
             ``default``: PyTorch's initialisation of every weight.
         threads: intra-op CPU threads while training (restored afterwards; None: leave torch's

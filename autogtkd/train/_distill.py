@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from autogtkd.distill import hinton_kd_loss
+from autogtkd.gtn import hinton_kd_loss
 from autogtkd.exceptions import CheckpointError, ConfigError
 from autogtkd.space import SearchSpace
 from autogtkd.supernet import Supernet

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autogtkd.distill import (
+from autogtkd.gtn import (
     ArchDistribution,
     GTNConfig,
     StudentBranches,
@@ -126,7 +126,7 @@ def gtn_step(
     rng: np.random.Generator,
     arch_state: _ArchState,
 ) -> StepFn:
-    """One GTN step (DESIGN §1): sample paths ``a_i ~ p_φ``; ``L = CE(z_T, y) + λ_c·mean_i L_cond(a_i)``
+    """One GTN step (docs/training.md): sample paths ``a_i ~ p_φ``; ``L = CE(z_T, y) + λ_c·mean_i L_cond(a_i)``
     plus the architecture loss of ``cfg.arch_loss`` (φ only appears there, so one backward serves
     both optimisers)."""
 
@@ -222,7 +222,7 @@ def build_models(
 
 
 def _grow_from_smallest(supernet: Supernet) -> None:
-    """Function-preserving initialisation (:func:`autogtkd.distill.grow_init`): every option beyond
+    """Function-preserving initialisation (:func:`autogtkd.gtn.grow_init`): every option beyond
     the smallest subnet starts as a no-op."""
     space = supernet.space
     x = torch.zeros(2, space.in_channels, space.input_size, space.input_size)  # (2, C, H, W): shapes only

@@ -382,7 +382,7 @@ def load_run(
 def default_run_config() -> tuple[DatasetSpec, str, str, TrainConfig]:
     """The embedded default run: ``(dataset, space, teacher, config)`` (see docs/training.md for the
     measured cost on a 2-core CPU)."""
-    from autogtkd.distill import GTNConfig
+    from autogtkd.gtn import GTNConfig
 
     dataset = DatasetSpec(name="digits", image_size=32, val_fraction=0.2, seed=0)
     # Batch 16 (176 steps in 2 epochs) rather than 32 (88 steps): the same images and CPU time, twice

@@ -176,7 +176,7 @@ def test_custom_space_file_that_raises_one_line_then_traceback_with_debug(tmp_pa
 # ---------------------------------------------------------------------------------------------- checkpoints
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from autogtkd.distill import GTNConfig
+    from autogtkd.gtn import GTNConfig
     from autogtkd.train import DatasetSpec, TrainConfig, train
 
     torch.set_num_threads(1)

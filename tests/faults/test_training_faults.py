@@ -25,7 +25,7 @@ from .conftest import wait_for
 TRAIN_WORKER = textwrap.dedent(
     """
     import json, sys
-    from autogtkd.distill import GTNConfig
+    from autogtkd.gtn import GTNConfig
     from autogtkd.space import space_from_dict
     from autogtkd.train import DatasetSpec, TrainConfig, train
 

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import SPEC, tiny_config, tiny_space
 
 from autogtkd.data import load_data
-from autogtkd.distill import GTNConfig
+from autogtkd.gtn import GTNConfig
 from autogtkd.train import (
     _run,
     init_distributed,

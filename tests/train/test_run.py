@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from autogtkd.distill import GTNConfig
+from autogtkd.gtn import GTNConfig
 from autogtkd.exceptions import CheckpointError, DivergenceError
 from autogtkd.train import MetricsLog, load_checkpoint, load_run, run_is_complete, train
 

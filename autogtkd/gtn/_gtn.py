@@ -3,7 +3,7 @@ architecture loss of the sampling distribution. Pure functions over modules; the
 :mod:`autogtkd.train` composes them.
 
 ``L = CE(z_T, y) + λ_c · mean_i L_cond(a_i)`` with ``a_i ~ p_φ`` (``n`` paths per step, optionally the
-sandwich pair smallest/largest added), see :func:`~autogtkd.distill.conditioning_loss`.
+sandwich pair smallest/largest added), see :func:`~autogtkd.gtn.conditioning_loss`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autogtkd.distill._arch_dist import ArchDistribution, ArchLossMode
-from autogtkd.distill._branches import StudentBranches, run_path
-from autogtkd.distill._losses import conditioning_loss
+from autogtkd.gtn._arch_dist import ArchDistribution, ArchLossMode
+from autogtkd.gtn._branches import StudentBranches, run_path
+from autogtkd.gtn._losses import conditioning_loss
 from autogtkd.exceptions import ConfigError
 from autogtkd.nn import StagedNet
 from autogtkd.space import Arch
@@ -32,7 +32,7 @@ class GTNConfig:
     """Every inferred choice of the reconstructed GTN step, with its default.
 
     Attributes:
-        paths: ``n``, student paths sampled from ``p_φ`` per step (4, DESIGN §1).
+        paths: ``n``, student paths sampled from ``p_φ`` per step (4, docs/training.md).
         sandwich: add the smallest and the largest architecture to the ``n`` sampled paths.
         cond_weight: ``λ_c``, weight of the mean conditioning loss (1).
         kl_weight: ``λ_kl``, weight of the KL term inside the conditioning loss (1).
@@ -41,7 +41,7 @@ class GTNConfig:
         full_path: also count the full student path (image → supernet) as a branch (True).
         include_head_only: also branch from the teacher's last stage into the student head alone.
         arch_loss: ``uniform`` | ``reinforce-hard`` | ``gumbel`` | ``pool-prior`` (see
-            :mod:`autogtkd.distill._arch_dist`); ``uniform`` until a benchmark picks another.
+            :mod:`autogtkd.gtn._arch_dist`); ``uniform`` until a benchmark picks another.
         arch_lr: Adam learning rate of ``φ`` (1e-3).
         entropy_weight: ``β``, entropy bonus of ``reinforce-hard``/``gumbel`` (1e-3).
         baseline_momentum: EMA momentum of the ``reinforce-hard`` baseline (0.9).
@@ -151,7 +151,7 @@ def arch_loss(
     baseline: float | None,
     target: Sequence[torch.Tensor] | None = None,
 ) -> torch.Tensor | None:
-    """The architecture loss for ``cfg.arch_loss`` (formulas in :mod:`autogtkd.distill._arch_dist`).
+    """The architecture loss for ``cfg.arch_loss`` (formulas in :mod:`autogtkd.gtn._arch_dist`).
 
     ``cond`` is the per-path conditioning loss (detached here); sandwich paths are ignored. Returns
     None in ``uniform`` mode (``φ`` frozen) or when no sampled path exists.

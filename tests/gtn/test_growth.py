@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from autogtkd.distill import grow_init
+from autogtkd.gtn import grow_init
 from autogtkd.space import ResNetConfig, ResNetSpace, ResStageConfig
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from autogtkd.distill import conditioning_loss, hinton_kd_loss, kd_kl
+from autogtkd.gtn import conditioning_loss, hinton_kd_loss, kd_kl
 
 
 def test_kd_kl_golden_value() -> None:

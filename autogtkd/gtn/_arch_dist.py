@@ -5,7 +5,7 @@
 ``p_φ`` is a single categorical over its members.
 
 Architecture-loss modes (:data:`ARCH_LOSS_MODES`); ``L_cond(a)`` is the conditioning loss of path
-``a`` (:func:`~autogtkd.distill.conditioning_loss`), ``H`` the entropy of ``p_φ``:
+``a`` (:func:`~autogtkd.gtn.conditioning_loss`), ``H`` the entropy of ``p_φ``:
 
 * ``uniform`` — ``φ`` is frozen at 0 (ablation; no architecture loss).
 * ``reinforce-hard`` — ``L_arch = −mean_i (L_cond(a_i) − b) · log p_φ(a_i) − β · H(p_φ)``, with ``b``

@@ -3,17 +3,17 @@ loss modes, student branches, the GTN objective and the function-preserving supe
 
 Example:
     >>> import torch
-    >>> from autogtkd.distill import hinton_kd_loss
+    >>> from autogtkd.gtn import hinton_kd_loss
     >>> z_s, z_t, y = torch.zeros(2, 3), torch.zeros(2, 3), torch.tensor([0, 1])
     >>> round(float(hinton_kd_loss(z_s, z_t, y)), 4)   # 0.1 * ln 3
     0.1099
 """
 
-from autogtkd.distill._arch_dist import ARCH_LOSS_MODES, ArchDistribution, ArchLossMode, flops_flat_prior
-from autogtkd.distill._branches import BranchSpec, StudentBranches, match_branches, run_path, teacher_geometry
-from autogtkd.distill._growth import grow_init
-from autogtkd.distill._gtn import GTNConfig, PathSample, arch_loss, gtn_losses, sample_paths
-from autogtkd.distill._losses import conditioning_loss, hinton_kd_loss, kd_kl
+from autogtkd.gtn._arch_dist import ARCH_LOSS_MODES, ArchDistribution, ArchLossMode, flops_flat_prior
+from autogtkd.gtn._branches import BranchSpec, StudentBranches, match_branches, run_path, teacher_geometry
+from autogtkd.gtn._growth import grow_init
+from autogtkd.gtn._gtn import GTNConfig, PathSample, arch_loss, gtn_losses, sample_paths
+from autogtkd.gtn._losses import conditioning_loss, hinton_kd_loss, kd_kl
 
 __all__ = [
     "ARCH_LOSS_MODES",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from autogtkd.distill import (
+from autogtkd.gtn import (
     ArchDistribution,
     GTNConfig,
     StudentBranches,

@@ -1,4 +1,4 @@
-"""Each architecture-loss mode updates p_phi as documented in autogtkd.distill._arch_dist."""
+"""Each architecture-loss mode updates p_phi as documented in autogtkd.gtn._arch_dist."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from autogtkd.distill import ArchDistribution, GTNConfig, PathSample, arch_loss, flops_flat_prior, sample_paths
+from autogtkd.gtn import ArchDistribution, GTNConfig, PathSample, arch_loss, flops_flat_prior, sample_paths
 
 
 def _flops_cond(dist: ArchDistribution, paths: list[PathSample]) -> torch.Tensor:
