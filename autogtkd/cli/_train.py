@@ -50,6 +50,18 @@ def register(sub: Any) -> None:
         choices=("uniform", "reinforce-hard", "gumbel", "pool-prior"),
         help="GTN: architecture-loss mode (default uniform)",
     )
+    p.add_argument("--cond-weight", type=float, help="GTN: λ_c, weight of the conditioning loss (default 1)")
+    p.add_argument(
+        "--full-path",
+        choices=("off", "distill", "mutual"),
+        help="GTN: the full student path's term (default distill: learns from the detached teacher)",
+    )
+    p.add_argument(
+        "--kl-direction", choices=("forward", "reverse"), help="GTN: KL(teacher‖student) or KL(student‖teacher)"
+    )
+    p.add_argument(
+        "--detach-teacher", action="store_true", default=None, help="GTN: the conditioning loss moves only the students"
+    )
     p.add_argument("--pool", metavar="ARCHS.json", help="GTN: explicit pool, a JSON list of architectures")
     p.add_argument("--sftn-arch", metavar="ARCH.json", help="sftn: the student architecture (JSON object)")
     p.add_argument("--max-steps-per-epoch", type=int, help="cut epochs short (quick runs)")
@@ -101,7 +113,15 @@ def _train(args: argparse.Namespace) -> int:
         top["sftn_arch"] = _read_json(args.sftn_arch, "architecture file")
     gtn = {
         k: v
-        for k, v in {"paths": args.paths, "sandwich": args.sandwich, "arch_loss": args.arch_loss}.items()
+        for k, v in {
+            "paths": args.paths,
+            "sandwich": args.sandwich,
+            "arch_loss": args.arch_loss,
+            "cond_weight": args.cond_weight,
+            "full_path": args.full_path,
+            "kl_direction": args.kl_direction,
+            "detach_teacher": args.detach_teacher,
+        }.items()
         if v is not None
     }
     if args.pool:

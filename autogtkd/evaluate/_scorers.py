@@ -10,9 +10,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from autogtkd.gtn import hinton_kd_loss
 from autogtkd.evaluate._base import Evaluator, Metrics
 from autogtkd.exceptions import DivergenceError
+from autogtkd.gtn import hinton_kd_loss
 from autogtkd.space import Arch
 from autogtkd.supernet import Supernet
 from autogtkd.train import top1

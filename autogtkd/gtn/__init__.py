@@ -1,4 +1,4 @@
-"""Knowledge distillation: KD losses (pure functions), the architecture distribution ``p_φ`` with its
+"""The GTN objective: KD losses (pure functions), the architecture distribution ``p_φ`` with its
 loss modes, student branches, the GTN objective and the function-preserving supernet initialisation.
 
 Example:
@@ -12,15 +12,20 @@ Example:
 from autogtkd.gtn._arch_dist import ARCH_LOSS_MODES, ArchDistribution, ArchLossMode, flops_flat_prior
 from autogtkd.gtn._branches import BranchSpec, StudentBranches, match_branches, run_path, teacher_geometry
 from autogtkd.gtn._growth import grow_init
-from autogtkd.gtn._gtn import GTNConfig, PathSample, arch_loss, gtn_losses, sample_paths
-from autogtkd.gtn._losses import conditioning_loss, hinton_kd_loss, kd_kl
+from autogtkd.gtn._gtn import FULL_PATH_MODES, FullPathMode, GTNConfig, PathSample, arch_loss, gtn_losses, sample_paths
+from autogtkd.gtn._losses import KL_DIRECTIONS, BranchReduction, KLDirection, conditioning_loss, hinton_kd_loss, kd_kl
 
 __all__ = [
     "ARCH_LOSS_MODES",
+    "FULL_PATH_MODES",
+    "KL_DIRECTIONS",
     "ArchDistribution",
     "ArchLossMode",
+    "BranchReduction",
     "BranchSpec",
+    "FullPathMode",
     "GTNConfig",
+    "KLDirection",
     "PathSample",
     "StudentBranches",
     "arch_loss",

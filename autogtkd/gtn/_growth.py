@@ -76,7 +76,9 @@ def grow_init(modules: Sequence[nn.Module], reference_forward: Callable[[], Any]
     hooks = []
     for m in all_mods:
         if isinstance(m, DynamicConv2d) and m.depthwise:
-            hooks.append(m.register_forward_pre_hook(lambda mod, a: seen_k.__setitem__(id(mod), int(mod.active_kernel))))
+            hooks.append(
+                m.register_forward_pre_hook(lambda mod, a: seen_k.__setitem__(id(mod), int(mod.active_kernel)))
+            )
         elif isinstance(m, (DynamicConv2d, DynamicLinear)):
             hooks.append(m.register_forward_pre_hook(lambda mod, a: seen_in.__setitem__(id(mod), int(a[0].shape[1]))))
         elif isinstance(m, DynamicBatchNorm2d):

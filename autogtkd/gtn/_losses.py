@@ -7,20 +7,35 @@ batch (``N``) and returned as a 0-d tensor.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["conditioning_loss", "hinton_kd_loss", "kd_kl"]
+__all__ = ["KL_DIRECTIONS", "BranchReduction", "KLDirection", "conditioning_loss", "hinton_kd_loss", "kd_kl"]
+
+KLDirection = Literal["forward", "reverse"]
+KL_DIRECTIONS: tuple[str, ...] = ("forward", "reverse")
+BranchReduction = Literal["sum", "mean"]
 
 
-def kd_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Temperature-scaled distillation term ``T² · KL(σ(z_T/T) ‖ σ(z_S/T))``, batch mean.
+def kd_kl(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    temperature: float,
+    *,
+    direction: KLDirection = "forward",
+) -> torch.Tensor:
+    """Temperature-scaled distillation term, batch mean:
 
-    ``KL(p ‖ q) = Σ_c p_c (log p_c − log q_c)`` with ``p = softmax(z_T / T)`` and
-    ``q = softmax(z_S / T)``. The ``T²`` factor keeps gradient magnitudes comparable across
-    temperatures (Hinton et al. 2015). Gradients flow into *both* logits; detach ``teacher_logits``
-    for a frozen teacher.
+    * ``forward`` (Hinton, the default): ``T² · KL(σ(z_T/T) ‖ σ(z_S/T))`` — the student must cover
+      every class the teacher puts mass on (mean-seeking);
+    * ``reverse``: ``T² · KL(σ(z_S/T) ‖ σ(z_T/T))`` — the student may concentrate on the teacher's
+      main modes (mode-seeking).
+
+    ``KL(p ‖ q) = Σ_c p_c (log p_c − log q_c)``. The ``T²`` factor keeps gradient magnitudes
+    comparable across temperatures (Hinton et al. 2015). Gradients flow into *both* logits; detach
+    ``teacher_logits`` for a frozen teacher.
 
     Example:
         >>> z = torch.tensor([[1.0, 2.0, 3.0]])
@@ -28,8 +43,9 @@ def kd_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperatur
         0.0
     """
     t = float(temperature)
-    log_q = F.log_softmax(student_logits.float() / t, dim=1)  # (N, C)
-    log_p = F.log_softmax(teacher_logits.float() / t, dim=1)  # (N, C)
+    log_s = F.log_softmax(student_logits.float() / t, dim=1)  # (N, C)
+    log_t = F.log_softmax(teacher_logits.float() / t, dim=1)  # (N, C)
+    log_p, log_q = (log_t, log_s) if direction == "forward" else (log_s, log_t)
     kl = (log_p.exp() * (log_p - log_q)).sum(dim=1)  # (N,)
     return kl.mean() * t * t
 
@@ -60,18 +76,32 @@ def conditioning_loss(
     temperature: float = 4.0,
     kl_weight: float = 1.0,
     detach_teacher: bool = False,
+    direction: KLDirection = "forward",
+    reduction: BranchReduction = "sum",
+    detached_logits: Sequence[torch.Tensor] = (),
 ) -> torch.Tensor:
     """GTN/SFTN conditioning loss of one student path ``a``:
 
-    ``L_cond(a) = Σ_k [ CE(z_k(a), y) + λ_kl · τ² · KL(σ(z_T/τ) ‖ σ(z_k(a)/τ)) ]``
+    ``L_cond(a) = R_k [ CE(z_k(a), y) + λ_kl · τ² · KL(σ(z_T/τ) ‖ σ(z_k(a)/τ)) ]``
 
     where ``z_k(a)`` are the logits of the student branches (teacher stage ``k`` → adapter → student
-    stages → head; the full student path counts as one more branch). ``z_T`` is **not** detached by
-    default, so the KL term pulls the teacher toward what the student can learn (SFTN, Park et al.
-    2021); ``detach_teacher=True`` is the ablation where only the students move.
+    stages → head) and ``R`` is the ``reduction`` over the terms (``sum``, the default, or ``mean``).
+    ``z_T`` is **not** detached by default, so the KL term pulls the teacher toward what the student
+    can learn (SFTN, Park et al. 2021); ``detach_teacher=True`` is the ablation where only the
+    students move (callers must also detach the teacher *features* the branches read, as
+    :func:`~autogtkd.gtn.gtn_losses` does). ``direction="reverse"`` swaps the KL's arguments
+    (:func:`kd_kl`). ``detached_logits`` are further terms of the same form whose KL target is the
+    detached ``z_T`` whatever ``detach_teacher`` says (the full student path of ``full_path="distill"``:
+    it learns from the teacher without pulling it). Returns a 0-d tensor.
     """
-    if not branch_logits:
+    if not branch_logits and not detached_logits:
         raise ValueError("conditioning_loss needs at least one branch")
     z_t = teacher_logits.detach() if detach_teacher else teacher_logits
-    terms = [F.cross_entropy(z.float(), labels) + kl_weight * kd_kl(z, z_t, temperature) for z in branch_logits]
-    return torch.stack(terms).sum()
+    pairs = [(z, z_t) for z in branch_logits] + [(z, teacher_logits.detach()) for z in detached_logits]
+    terms = torch.stack(
+        [
+            F.cross_entropy(z.float(), labels) + kl_weight * kd_kl(z, target, temperature, direction=direction)
+            for z, target in pairs
+        ]
+    )  # (n_terms,)
+    return terms.sum() if reduction == "sum" else terms.mean()

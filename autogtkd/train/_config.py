@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from autogtkd._config import from_dict
-from autogtkd.gtn import GTNConfig
 from autogtkd.exceptions import ConfigError
+from autogtkd.gtn import GTNConfig
 
 __all__ = ["METHODS", "DatasetSpec", "KDConfig", "Method", "OptimConfig", "TrainConfig", "train_config_from_dict"]
 
@@ -67,10 +67,16 @@ class TrainConfig:
             the supernet is distilled from it), ``sftn`` (one student-friendly teacher for the single
             architecture ``sftn_arch``: the GTN step with that one path).
         epochs: epochs of the main phase. teacher_epochs: epochs of the vanilla-teacher phase of
-            ``supernet-kd`` (None: ``epochs``).
+            ``supernet-kd`` (None: ``epochs``, or 0 when ``teacher_init`` gives a trained teacher).
+        teacher_init: a finished run directory whose trained teacher initialises this run's teacher
+            (same teacher architecture). With ``supernet-kd`` this distils a new supernet from an
+            existing teacher without retraining it (OFA-style supernet from a vanilla teacher).
         batch_size: per process (64). optim: teacher/supernet/branch optimiser. gtn: GTN options.
         inplace_paths: random paths per step of ``inplace``/``supernet-kd`` besides the sandwich pair
             smallest + largest (2).
+        kd_sandwich: ``supernet-kd`` also trains the smallest and largest subnets every step (BigNAS
+            sandwich rule; True). False: only the ``inplace_paths`` random paths, the same per-step
+            budget as a GTN supernet with ``gtn.paths`` = ``inplace_paths``.
         kd_temperature: temperature of in-place and fixed-teacher KD (4).
         sftn_arch: the student of ``sftn``.
         augment: random crop (+ flip) on training batches. seed: model init, data order, sampling.
@@ -96,10 +102,12 @@ class TrainConfig:
     method: Method = "gtn"
     epochs: int = 30
     teacher_epochs: int | None = None
+    teacher_init: str | None = None
     batch_size: int = 64
     optim: OptimConfig = field(default_factory=OptimConfig)
     gtn: GTNConfig = field(default_factory=GTNConfig)
     inplace_paths: int = 2
+    kd_sandwich: bool = True
     kd_temperature: float = 4.0
     sftn_arch: dict[str, Any] | None = None
     augment: bool = True
@@ -119,6 +127,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.epochs < 1:
             raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
+        if self.teacher_epochs is not None and self.teacher_epochs < 0:
+            raise ConfigError(f"teacher_epochs must be >= 0, got {self.teacher_epochs}")
+        if self.method == "supernet-kd" and not self.kd_sandwich and self.inplace_paths < 1:
+            raise ConfigError("supernet-kd without the sandwich rule needs inplace_paths >= 1")
         if self.method == "sftn" and self.sftn_arch is None:
             raise ConfigError("method 'sftn' needs sftn_arch (the student architecture)")
 

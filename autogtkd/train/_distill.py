@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from autogtkd.gtn import hinton_kd_loss
 from autogtkd.exceptions import CheckpointError, ConfigError
+from autogtkd.gtn import hinton_kd_loss
 from autogtkd.space import SearchSpace
 from autogtkd.supernet import Supernet
 from autogtkd.train._config import KDConfig

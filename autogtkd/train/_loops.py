@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from autogtkd.exceptions import ConfigError, DivergenceError
 from autogtkd.gtn import (
     ArchDistribution,
     GTNConfig,
@@ -34,7 +35,6 @@ from autogtkd.gtn import (
     sample_paths,
     teacher_geometry,
 )
-from autogtkd.exceptions import ConfigError, DivergenceError
 from autogtkd.nn import StagedNet
 from autogtkd.space import Arch, SearchSpace
 from autogtkd.supernet import Supernet
@@ -90,17 +90,24 @@ def inplace_step(supernet: Supernet, paths: int, temperature: float, rng: np.ran
 
 
 def supernet_kd_step(
-    supernet: Supernet, teacher: nn.Module, paths: int, temperature: float, rng: np.random.Generator
+    supernet: Supernet,
+    teacher: nn.Module,
+    paths: int,
+    temperature: float,
+    rng: np.random.Generator,
+    *,
+    sandwich: bool = True,
 ) -> StepFn:
-    """Supernet distilled from a fixed teacher (eval mode, no gradient): the sandwich pair and
-    ``paths`` random subnets each learn ``T²·KL(σ(z_T/T) ‖ σ(z_a/T)) + CE(z_a, y)``."""
+    """Supernet distilled from a fixed teacher (eval mode, no gradient): the sandwich pair (unless
+    ``sandwich=False``) and ``paths`` random subnets each learn ``T²·KL(σ(z_T/T) ‖ σ(z_a/T)) + CE(z_a, y)``."""
     space = supernet.space
+    fixed = [space.largest(), space.smallest()] if sandwich else []
 
     def step(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         with torch.no_grad():
             z_t = teacher(x)
         terms = []
-        for a in [space.largest(), space.smallest()] + [space.sample(rng) for _ in range(paths)]:
+        for a in fixed + [space.sample(rng) for _ in range(paths)]:
             z = _run(supernet, a, x)
             terms.append(F.cross_entropy(z.float(), y) + kd_kl(z, z_t, temperature))
         loss = torch.stack(terms).sum()
@@ -287,7 +294,7 @@ def build_phases(
     teacher = models.get("teacher")
     supernet: Supernet | None = models.get("supernet")  # type: ignore[assignment]
     rng = state.rng
-    t_epochs = cfg.teacher_epochs or cfg.epochs
+    t_epochs = cfg.teacher_epochs if cfg.teacher_epochs is not None else (0 if cfg.teacher_init else cfg.epochs)
 
     def eval_teacher(loader: Any) -> dict[str, float]:
         assert teacher is not None
@@ -325,14 +332,16 @@ def build_phases(
         ]
     if cfg.method == "supernet-kd":
         assert teacher is not None
-        return [
-            Phase("teacher", t_epochs, [teacher], [], teacher_step(teacher), eval_teacher),
+        teacher_phase = [Phase("teacher", t_epochs, [teacher], [], teacher_step(teacher), eval_teacher)]
+        return teacher_phase[: int(t_epochs > 0)] + [
             Phase(
                 "supernet",
                 cfg.epochs,
                 [supernet],
                 [teacher],
-                supernet_kd_step(supernet, teacher, cfg.inplace_paths, cfg.kd_temperature, rng),
+                supernet_kd_step(
+                    supernet, teacher, cfg.inplace_paths, cfg.kd_temperature, rng, sandwich=cfg.kd_sandwich
+                ),
                 eval_supernet,
             ),
         ]

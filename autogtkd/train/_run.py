@@ -196,6 +196,8 @@ def train(
     io = LoopIO(progress=progress, on_epoch_end=on_epoch_end)
     elapsed0 = 0.0
     ckpt_path = out / CHECKPOINT_NAME
+    if cfg.teacher_init is not None and "teacher" in models and not ckpt_path.exists():
+        _init_teacher(models["teacher"], Path(cfg.teacher_init), device)
     if ckpt_path.exists():
         ckpt = load_checkpoint(ckpt_path, expected_kind=CHECKPOINT_KIND, space=space_obj, map_location=device)
         for name, m in models.items():
@@ -243,9 +245,7 @@ def train(
     loader, val_loader = make_loaders(data, cfg, ctx)
     if len(loader) == 0:
         raise ConfigError(f"batch size {cfg.batch_size} exceeds the {len(data.train)} training images")
-    phases = build_phases(
-        models, cfg, state, device, lambda: data.loader("calib", 128, shuffle=False, augment=False)
-    )
+    phases = build_phases(models, cfg, state, device, lambda: data.loader("calib", 128, shuffle=False, augment=False))
     try:
         with cpu_threads(cfg.threads):
             run_phases(phases, state, loader, val_loader, cfg, device, ctx, io)
@@ -264,6 +264,16 @@ def train(
         )
     ctx.barrier()
     return out
+
+
+def _init_teacher(teacher: nn.Module, run: Path, device: torch.device) -> None:
+    """Copy the trained teacher of the finished run directory ``run`` into ``teacher``."""
+    if not run_is_complete(run):
+        raise ConfigError(f"teacher_init: {run} is not a finished run directory")
+    ckpt = load_checkpoint(run / CHECKPOINT_NAME, expected_kind=CHECKPOINT_KIND, map_location=device)
+    if "teacher" not in ckpt.models:
+        raise ConfigError(f"teacher_init: {run} has no teacher (method {ckpt.extra.get('method')!r})")
+    ckpt.load_model("teacher", teacher)
 
 
 def _write_json(path: Path, data: Any) -> None:

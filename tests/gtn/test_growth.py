@@ -35,7 +35,12 @@ def _same_width(space, rng):
 def _tiny_resnet() -> ResNetSpace:
     return ResNetSpace(
         ResNetConfig(
-            name="tiny-resnet", input_size=8, num_classes=4, stem_channels=8, stem_kernel=3, stem_stride=1,
+            name="tiny-resnet",
+            input_size=8,
+            num_classes=4,
+            stem_channels=8,
+            stem_kernel=3,
+            stem_stride=1,
             stages=(
                 ResStageConfig(16, 1, depth=(1, 2), width=(0.5, 1.0), expand=(0.25, 0.5)),
                 ResStageConfig(32, 2, depth=(1, 2), width=(0.5, 1.0), expand=(0.25, 0.5)),

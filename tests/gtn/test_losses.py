@@ -68,3 +68,13 @@ def test_losses_decrease_under_gradient_descent() -> None:
         loss.backward()
         opt.step()
     assert values[-1] < values[0] * 0.8
+
+
+def test_kd_kl_reverse_direction_swaps_the_arguments() -> None:
+    z_s = torch.tensor([[0.2, 1.0, -0.5], [1.5, 0.0, 0.3]])
+    z_t = torch.tensor([[1.0, 0.1, 0.4], [-0.2, 0.9, 0.0]])
+    rev = kd_kl(z_s, z_t, 2.0, direction="reverse")
+    p_s, p_t = torch.softmax(z_s / 2, 1), torch.softmax(z_t / 2, 1)
+    golden = (p_s * (p_s.log() - p_t.log())).sum(1).mean() * 4  # KL(student || teacher) * T^2
+    assert float(rev) == pytest.approx(float(golden), rel=1e-5)
+    assert float(rev) != pytest.approx(float(kd_kl(z_s, z_t, 2.0)), rel=1e-3)
