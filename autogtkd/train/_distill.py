@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from autogtkd.exceptions import CheckpointError, ConfigError
@@ -27,10 +28,14 @@ __all__ = ["distill", "kd_step"]
 _KIND = "distill"
 
 
-def kd_step(student: nn.Module, teacher: nn.Module, cfg: KDConfig):  # type: ignore[no-untyped-def]
-    """Hinton KD step: ``γ·CE(z_S, y) + α·T²·KL(σ(z_T/T) ‖ σ(z_S/T))``, teacher frozen (no gradient)."""
+def kd_step(student: nn.Module, teacher: nn.Module | None, cfg: KDConfig):  # type: ignore[no-untyped-def]
+    """Hinton KD step: ``γ·CE(z_S, y) + α·T²·KL(σ(z_T/T) ‖ σ(z_S/T))``, teacher frozen (no gradient);
+    without a teacher, plain ``CE(z_S, y)`` (the no-KD baseline)."""
 
     def step(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        if teacher is None:
+            loss = F.cross_entropy(student(x).float(), y)
+            return loss, {"loss": float(loss.detach())}
         with torch.no_grad():
             z_t = teacher(x)
         loss = hinton_kd_loss(student(x), z_t, y, gamma=cfg.gamma, alpha=cfg.alpha, temperature=cfg.temperature)
@@ -40,7 +45,7 @@ def kd_step(student: nn.Module, teacher: nn.Module, cfg: KDConfig):  # type: ign
 
 
 def distill(
-    teacher: nn.Module,
+    teacher: nn.Module | None,
     arch: Mapping[str, Any],
     *,
     space: SearchSpace,
@@ -57,7 +62,8 @@ def distill(
     """Train the standalone student ``arch`` with Hinton KD from ``teacher`` (frozen, eval mode).
 
     Args:
-        teacher: the teacher (any module mapping images to logits).
+        teacher: the teacher (any module mapping images to logits); None trains the student with
+            plain cross-entropy and the same recipe otherwise (the no-KD baseline).
         arch: the student architecture of ``space``.
         space, data: the search space and :class:`~autogtkd.data.DataSplits`.
         epochs: overrides ``config.epochs``.
@@ -100,9 +106,10 @@ def distill(
     else:
         raise ConfigError(f"init must be 'scratch' or 'inherit', got {init!r}")
     to_device(student, device, channels_last=cfg.channels_last)
-    to_device(teacher, device, channels_last=cfg.channels_last)
-    teacher_was_training = teacher.training
-    teacher.eval()
+    frozen = [] if teacher is None else [to_device(teacher, device, channels_last=cfg.channels_last)]
+    was_training = [m.training for m in frozen]
+    for m in frozen:
+        m.eval()
     if checkpoint_path is None and out_dir is not None:
         checkpoint_path = Path(out_dir) / "distill-checkpoint.pt"
     ident = {"arch": a.to_dict(), "init": init, "epochs": cfg.epochs, "seed": cfg.seed}
@@ -148,14 +155,15 @@ def distill(
     def evaluate(v: Any) -> dict[str, float]:
         return {"val_top1": top1(student, v, device, cfg.eval_batches)}
 
-    phase = Phase("student", cfg.epochs, [student], [teacher], kd_step(student, teacher, cfg), evaluate)
+    phase = Phase("student", cfg.epochs, [student], frozen, kd_step(student, teacher, cfg), evaluate)
     try:
         with cpu_threads(cfg.threads):
             run_phases([phase], state, loader, val_loader, cfg, device, ctx, io)
             student.eval()
             val_top1 = top1(student, val_loader, device)
     finally:
-        teacher.train(teacher_was_training)
+        for m, was in zip(frozen, was_training, strict=True):
+            m.train(was)
         if metrics_log is not None:
             metrics_log.close()
     metrics = {

@@ -110,3 +110,24 @@ def test_distill_resume_after_kill_equals_uninterrupted(tmp_path: Path, digits8)
     for (k, v), (_, w) in zip(full.state_dict().items(), resumed.state_dict().items()):
         assert torch.equal(v, w), k
     assert m_full["val_top1"] == m_res["val_top1"]
+
+
+def test_distill_without_a_teacher_is_plain_cross_entropy_with_the_same_init(digits8) -> None:
+    """teacher=None is the no-KD baseline: same initialisation and data order as KD for the same seed,
+    and a loss equal to the student's cross-entropy (γ=1, no KL)."""
+    space = tiny_space()
+    arch = space.smallest()
+    cfg = _cfg(epochs=1, batch_size=16, max_steps_per_epoch=1, seed=5, optim={"lr": 1e-9})
+    m_ce, met = distill(None, arch, space=space, data=digits8, config=cfg, progress=False)
+    torch.manual_seed(5)
+    fresh = space.build_model(arch, num_classes=10)
+    x, y = next(iter(digits8.loader("train", 16, shuffle=True, augment=True, seed=5, drop_last=True)))
+    fresh.train()
+    with torch.no_grad():
+        expected = float(torch.nn.functional.cross_entropy(fresh(x), y))
+    assert met["train_loss"] == pytest.approx(expected, rel=1e-4)  # lr≈0: the step's loss is the initial CE
+    teacher = create_teacher("resnet8", num_classes=10)
+    m_kd, _ = distill(teacher, arch, space=space, data=digits8, config=cfg, progress=False)
+    for a, b in zip(m_ce.state_dict().values(), m_kd.state_dict().values(), strict=True):
+        if a.is_floating_point():
+            assert torch.allclose(a, b, atol=1e-6)  # same seed: same initialisation in both arms
