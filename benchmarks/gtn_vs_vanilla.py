@@ -1,34 +1,43 @@
-"""GTN vs vanilla teacher on CIFAR-10: does a generic teacher distil better into a pool of students?
+"""GTN vs vanilla teacher on CIFAR-10: the pre-registered experiment of docs/benchmarks_gtn.md.
 
-Protocol (one script, same code path on CPU and GPU; presets only change sizes):
+Question: does a generic teacher (GTN), trained once with the student supernet, distil better into
+students of the pool than a vanilla teacher (teacher-only effect, B − A), and does the autogtkd
+pipeline beat an OFA-style supernet trained with a vanilla teacher (E − D)?
 
-1. Load CIFAR-10 (official python format, e.g. ``../shared/data``), take a stratified ``--subset``,
-   hold out ``--val-fraction`` of it (seeded, stratified) as the validation split on which every
-   number is reported. The CIFAR-10 test set is not used.
-2. Train a **vanilla** teacher (CE only) and a **GTN** teacher (teacher + student supernet, docs/training.md)
-   with the same teacher architecture, data, epochs, batch size, optimiser (1 warm-up epoch) and
-   seed; ``--variant NAME:FIELD=VALUE,...`` adds more GTN teachers (other ``GTNConfig`` options)
-   compared with the same vanilla teacher.
-3. Pick ``--students`` architectures spread evenly in log-FLOPs across the pool (nearest members of
-   2,000 seeded uniform samples), and distil each from **every** teacher with the same Hinton KD
-   recipe (γ=0.1, α=0.9, T=4, from scratch) and the same seeds; with ``--inherit`` also from each
-   GTN teacher starting from its supernet's weights (the full autogtkd pipeline).
-4. Report per-student and mean top-1 (validation split), the paired difference to vanilla with a
-   95 % t-interval over (student, seed) pairs, the teachers' training wall time and its ratio, and
-   the training throughput (images/s) of the teacher step, the supernet step and the GTN step.
+Arms (every student with the same initialisation and data order in every arm, for a given KD seed):
 
-``--jobs N`` runs N trainings at once (one process and ``--threads`` threads each); teachers that
-train at the same time share the machine alike, so their wall-time ratio stays fair. Every training
-resumes from its checkpoint, so a killed benchmark rerun with the same arguments continues.
+* **A** ``vanilla``: vanilla teacher (CE only) → student from scratch, Hinton KD;
+* **B** ``gtn``: GTN teacher → student from scratch, the same KD;
+* **C** ``nokd``: no teacher → student from scratch, plain cross-entropy, the same recipe (positive control);
+* **D** ``ofa``: supernet distilled from A's vanilla teacher (``supernet-kd`` with ``teacher_init``,
+  one random path per step) → inherited student → the same KD from the vanilla teacher;
+* **E** ``pipeline``: the GTN supernet (trained with B's teacher) → inherited student → the same KD
+  from the GTN teacher.
+
+KD seed ``k`` uses the teachers (and supernets) of seed ``k mod teacher_seeds``: student ``i`` with KD
+seed ``k`` is distilled in every arm from teachers of that seed, so the pairs carry teacher-to-teacher
+variation too.
+Data: a stratified subset of the CIFAR-10 training batches split (seeded, stratified) into training
+images, a **selection** split (per-epoch logs; anything chosen, e.g. stage-2 variants, is chosen on
+it) and an **evaluation** split (≥ 10,000 images) on which the reported numbers are computed and on
+which nothing is chosen; ``--eval-split test`` evaluates on the official test batch instead (exit 2
+when it is absent). Every teacher is a run directory (``autogtkd evaluate`` / ``export`` read it) and
+every student a student directory (``students/<arm>/s<i>-k<k>``).
+
+``--jobs N`` runs N trainings at once (one process, ``--threads`` threads each). Every task resumes
+from its files, so a killed benchmark rerun with the same arguments continues where it stopped;
+different settings in the same ``--out`` are refused.
 
 Usage::
 
-    python benchmarks/gtn_vs_vanilla.py --preset quick --data-dir ../shared/data --out bench/quick
-    python benchmarks/gtn_vs_vanilla.py --preset full --jobs 2 --inherit --variant lc025:cond_weight=0.25 \\
-        --data-dir ../shared/data --out bench/full
-    # a full-size GPU run: same script, larger sizes
-    python benchmarks/gtn_vs_vanilla.py --preset full --space mbv3-cifar --image-size 32 --subset 0 \\
-        --teacher resnet32x4 --epochs 240 --kd-epochs 240 --batch-size 64 --seeds 3 --device cuda --out bench/gpu
+    python benchmarks/gtn_vs_vanilla.py --preset cpu --jobs 2 --data-dir ../shared/data --out bench/gtn
+    python benchmarks/gtn_vs_vanilla.py --preset cpu --jobs 2 --data-dir ../shared/data --out bench/gtn \\
+        --results benchmarks/results/gtn_vs_vanilla.json          # also write the committed summary
+    # stage 2 (variants, teacher-only, chosen on the selection split)
+    python benchmarks/gtn_vs_vanilla.py --preset cpu --jobs 2 --stage variants --variant fpoff:full_path=off \\
+        --data-dir ../shared/data --out bench/gtn
+    # GPU, 32 px, the whole training set
+    python benchmarks/gtn_vs_vanilla.py --preset gpu --device cuda --jobs 4 --data-dir DATA --out bench/gtn-gpu
 """
 
 from __future__ import annotations
@@ -37,70 +46,121 @@ import argparse
 import json
 import math
 import multiprocessing
+import os
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from autogtkd.data import load_data
+from autogtkd.data import DataSplits, ImageTensorDataset, load_data, load_test_split
+from autogtkd.data._splits import stratified_split
+from autogtkd.exceptions import AutoGTKDError, DataError
 from autogtkd.gtn import ArchDistribution, GTNConfig, StudentBranches, gtn_losses, sample_paths, teacher_geometry
 from autogtkd.space import MobileNetV3Space, SearchSpace, create_space, load_space
 from autogtkd.teachers import create_teacher
 from autogtkd.train import DatasetSpec, KDConfig, OptimConfig, TrainConfig, distill, load_run, train
 from autogtkd.train._loops import teacher_step, to_device
 
+ARMS: tuple[str, ...] = ("vanilla", "gtn", "nokd", "ofa", "pipeline")
+ARM_LETTER = {"vanilla": "A", "gtn": "B", "nokd": "C", "ofa": "D", "pipeline": "E"}
+
 PRESETS: dict[str, dict[str, Any]] = {
-    # An end-to-end check of the script, not evidence (a few minutes).
-    "quick": {
+    # An end-to-end check of the script (tests), not evidence.
+    "toy": {
         "space": "mbv3-cifar16-narrow",
+        "teacher": "resnet8",
         "image_size": 16,
-        "subset": 1500,
-        "teacher": "resnet32x4",
-        "epochs": 3,
-        "kd_epochs": 2,
-        "students": 8,
-        "seeds": 1,
-        "batch_size": 64,
-        "paths": 1,
-        "throughput_steps": 3,
+        "train_images": 96,
+        "selection_images": 32,
+        "eval_images": 64,
+        "epochs": 1,
+        "kd_epochs": 1,
+        "students": 2,
+        "seeds": 2,
+        "teacher_seeds": 2,
+        "batch_size": 16,
+        "max_steps_per_epoch": 2,
     },
-    # ~30 min with --jobs 2 on the 2-core CPU.
-    "medium": {
+    # The registered CPU protocol (docs/benchmarks_gtn.md): about 2.3 h with --jobs 2 on 2 cores.
+    "cpu": {
         "space": "mbv3-cifar16-narrow",
-        "image_size": 16,
-        "subset": 3000,
         "teacher": "resnet32x4",
-        "epochs": 8,
+        "image_size": 16,
+        "train_images": 4000,
+        "selection_images": 2000,
+        "eval_images": 10000,
+        "epochs": 12,
         "kd_epochs": 3,
-        "students": 8,
-        "seeds": 1,
+        "students": 4,
+        "seeds": 3,
+        "teacher_seeds": 2,
         "batch_size": 64,
-        "paths": 1,
-        "throughput_steps": 5,
+        "max_steps_per_epoch": None,
     },
-    # The CPU benchmark of docs/benchmarks_gtn.md (with --jobs 2 --inherit and one extra variant: ~2 h
-    # on the 2-core CPU).
-    "full": {
-        "space": "mbv3-cifar16-narrow",
-        "image_size": 16,
-        "subset": 5000,
+    # The same protocol at 32 px on the whole training set (GPU).
+    "gpu": {
+        "space": "mbv3-cifar",
         "teacher": "resnet32x4",
-        "epochs": 15,
-        "kd_epochs": 3,
-        "students": 8,
-        "seeds": 1,
+        "image_size": 32,
+        "train_images": 38000,
+        "selection_images": 2000,
+        "eval_images": 10000,
+        "epochs": 240,
+        "kd_epochs": 240,
+        "students": 4,
+        "seeds": 3,
+        "teacher_seeds": 3,
         "batch_size": 64,
-        "paths": 1,
-        "throughput_steps": 10,
+        "max_steps_per_epoch": None,
     },
 }
 
 
+@dataclass(frozen=True)
+class Settings:
+    """Everything that defines a benchmark's numbers (written to ``OUT/settings.json``; a rerun with
+    other values in the same folder is refused). ``gtn`` holds the GTNConfig fields of arm B/E."""
+
+    preset: str
+    space: str
+    teacher: str
+    image_size: int
+    train_images: int
+    selection_images: int
+    eval_images: int
+    epochs: int
+    kd_epochs: int
+    students: int
+    seeds: int
+    teacher_seeds: int
+    batch_size: int
+    max_steps_per_epoch: int | None
+    data_dir: str
+    eval_split: str = "val"
+    eval_batches: int = 2  # per-epoch logs on the first 2 batches of 256 selection images (final numbers: whole splits)
+    lr: float = 0.05
+    warmup_epochs: float = 1.0
+    kd_temperature: float = 4.0
+    gtn: dict[str, Any] = field(default_factory=lambda: {"paths": 1})
+    device: str = "cpu"
+    threads: int | None = 1
+    channels_last: bool = True
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that change results (not where the data lie or how it runs)."""
+        d = asdict(self)
+        for k in ("data_dir", "device", "threads"):
+            d.pop(k)
+        return d
+
+
+# ------------------------------------------------------------------------------------------- the pool
 def narrow_space(num_classes: int = 10) -> MobileNetV3Space:
     """``mbv3-cifar`` at 16x16 pixels with width multipliers {0.35, 0.5}: 4.6-49 MFLOPs (MACs)."""
     base = create_space("mbv3-cifar", num_classes=num_classes)
@@ -126,8 +186,9 @@ def pick_students(space: SearchSpace, n: int, seed: int) -> list[Any]:
     return chosen
 
 
-def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and two-sided ``level`` Student-t interval (NaN half-width for fewer than 2 values)."""
+# ------------------------------------------------------------------------------------------- statistics
+def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and two-sided ``level`` Student-t interval (NaN bounds for fewer than 2 values)."""
     from scipy import stats
 
     x = np.asarray(values, dtype=float)
@@ -138,462 +199,599 @@ def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float, 
     return m, m - half, m + half
 
 
-def throughput(
-    space: SearchSpace,
-    teacher_name: str,
-    image_size: int,
-    batch: int,
-    steps: int,
-    gtn: GTNConfig,
-    num_classes: int,
-    device: torch.device,
-    channels_last: bool = False,
-) -> dict[str, float]:
-    """Training images/s of one optimiser step (forward + backward + SGD) of the teacher (CE), the
-    supernet (one uniformly sampled path, CE) and GTN (``gtn`` options), on random tensors."""
-    torch.manual_seed(0)
-    x = torch.randn(batch, 3, image_size, image_size, device=device)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, num_classes, (batch,), device=device)
-    teacher = to_device(create_teacher(teacher_name, num_classes=num_classes), device, channels_last=channels_last)
-    supernet = space.build_supernet(num_classes=num_classes)
-    to_device(supernet, device, channels_last=channels_last)
-    branches = to_device(StudentBranches(*teacher_geometry(teacher), supernet), device, channels_last=channels_last)
-    dist = ArchDistribution(space)
-    rng = np.random.default_rng(0)
+def paired_stats(diffs: Sequence[float]) -> dict[str, Any]:
+    """Paired comparison of per-pair differences (in points): mean, 95 % t-interval, two-sided
+    one-sample t-test and Wilcoxon signed-rank p-values against 0, and the number of pairs."""
+    from scipy import stats
 
-    def sn_step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        with supernet.activated(space.sample(rng)):
-            return torch.nn.functional.cross_entropy(supernet(xb), yb)
-
-    def gtn_step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        return gtn_losses(xb, yb, teacher, supernet, branches, sample_paths(dist, gtn, rng), gtn)[0]
-
-    steps_fns = {
-        "teacher": (lambda xb, yb: teacher_step(teacher)(xb, yb)[0], [teacher]),
-        "supernet": (sn_step, [supernet]),
-        "gtn": (gtn_step, [teacher, supernet, branches]),
-    }
-    out = {}
-    for name, (fn, mods) in steps_fns.items():
-        params = [p for m in mods for p in m.parameters()]
-        opt = torch.optim.SGD(params, lr=0.01, momentum=0.9)
-        for m in mods:
-            m.train()
-        times = []
-        for i in range(steps + 1):
-            t0 = time.perf_counter()
-            loss = fn(x, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            if i > 0:  # first step is warm-up
-                times.append(time.perf_counter() - t0)
-        out[f"{name}_images_per_s"] = batch / float(np.median(times))
-    return out
+    x = np.asarray(diffs, dtype=float)
+    m, lo, hi = t_interval(x)
+    p_t = float(stats.ttest_1samp(x, 0.0).pvalue) if len(x) > 1 else math.nan
+    p_w = float(stats.wilcoxon(x).pvalue) if len(x) > 1 and np.any(x != 0) else math.nan
+    return {"mean": m, "ci95": [lo, hi], "p_t": p_t, "p_wilcoxon": p_w, "pairs": len(x)}
 
 
-@dataclass
-class Settings:
-    preset: str
-    space: str
-    image_size: int
-    subset: int
-    teacher: str
-    epochs: int
-    kd_epochs: int
-    students: int
-    seeds: int
-    batch_size: int
-    paths: int
-    throughput_steps: int
-    val_fraction: float
-    lr: float
-    threads: int | None
-    device: str
-    data_dir: str
-    max_steps_per_epoch: int | None
-    warmup_epochs: float = 1.0
-    channels_last: bool = True
-    jobs: int = 1
-    inherit: bool = False
-    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+# ------------------------------------------------------------------------------------------- data
+_SPLITS: dict[str, tuple[DataSplits, ImageTensorDataset, ImageTensorDataset]] = {}  # per worker process
 
 
-def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
-    """``NAME:key=value,key=value`` (GTNConfig fields; values parsed as JSON, else kept as strings)."""
-    name, _, body = text.partition(":")
-    if not name or name == "vanilla":
-        raise SystemExit(f"error: --variant {text!r}: give a name other than 'vanilla', e.g. lc05:cond_weight=0.5")
-    fields: dict[str, Any] = {}
-    for item in filter(None, body.split(",")):
-        k, eq, v = item.partition("=")
-        if not eq or k not in GTNConfig.__dataclass_fields__:
-            raise SystemExit(f"error: --variant {text!r}: {item!r} is not FIELD=VALUE of GTNConfig")
-        try:
-            fields[k] = json.loads(v)
-        except json.JSONDecodeError:
-            fields[k] = v
-    return name, fields
+def load_splits(s: Settings) -> tuple[DataSplits, ImageTensorDataset, ImageTensorDataset]:
+    """``(training data whose val is the selection split, selection split, evaluation split)``, read once
+    per process (see :func:`_read_splits`)."""
+    key = json.dumps([s.data_dir, s.image_size, s.train_images, s.selection_images, s.eval_images, s.eval_split])
+    if key not in _SPLITS:
+        _SPLITS[key] = _read_splits(s)
+    return _SPLITS[key]
 
 
-def _data(s: Settings) -> Any:
-    return load_data(
-        "cifar10",
-        data_dir=s.data_dir,
-        image_size=s.image_size,
-        val_fraction=s.val_fraction,
-        seed=0,
-        subset=s.subset or None,
+def _read_splits(s: Settings) -> tuple[DataSplits, ImageTensorDataset, ImageTensorDataset]:
+    """``(training data whose val is the selection split, selection split, evaluation split)``.
+
+    A stratified subset of ``train + selection + eval`` images of the CIFAR-10 training batches is
+    split (seed 0) into training and held-out images, and the held-out ones (seed 1) into the selection
+    and evaluation splits. ``eval_split="test"`` replaces the evaluation split by the official test batch.
+    """
+    held = s.selection_images + s.eval_images
+    total = s.train_images + held
+    base = load_data(
+        "cifar10", data_dir=s.data_dir, image_size=s.image_size, val_fraction=held / total, seed=0, subset=total
+    )
+    rest, sel_idx = stratified_split(base.val.labels.numpy(), s.selection_images / held, np.random.default_rng(1))
+
+    def part(idx: np.ndarray) -> ImageTensorDataset:
+        t = torch.as_tensor(idx)
+        return ImageTensorDataset(base.val.images[t], base.val.labels[t], mean=base.mean, std=base.std)
+
+    selection, evaluation = part(sel_idx), part(rest)
+    if s.eval_split == "test":
+        evaluation = load_test_split("cifar10", s.data_dir, image_size=s.image_size).data
+    return replace(base, val=selection), selection, evaluation
+
+
+def dataset_spec(s: Settings) -> DatasetSpec:
+    """What the teachers' run directories record (``autogtkd evaluate RUN --split val`` evaluates the
+    held-out selection + evaluation images of this subset)."""
+    held = s.selection_images + s.eval_images
+    total = s.train_images + held
+    return DatasetSpec(
+        name="cifar10", data_dir=s.data_dir, image_size=s.image_size, val_fraction=held / total, seed=0, subset=total
     )
 
 
-def _train_task(out: str, s: Settings, name: str) -> dict[str, Any]:
-    """Train the teacher ``name`` (``vanilla`` or a GTN variant) into ``out/runs/name``; resumes."""
+@torch.no_grad()
+def accuracy(model: torch.nn.Module, ds: ImageTensorDataset, *, batch: int = 500) -> float:
+    """Top-1 (fraction) of ``model`` in eval mode on every image of ``ds``."""
+    model.eval()
+    correct = 0
+    for i in range(0, len(ds), batch):
+        x, y = ds.batch(torch.arange(i, min(i + batch, len(ds))))
+        correct += int((model(x.contiguous(memory_format=torch.channels_last)).argmax(1) == y).sum())
+    return correct / max(len(ds), 1)
+
+
+@torch.no_grad()
+def teacher_fit(
+    model: torch.nn.Module, ds: ImageTensorDataset, temperature: float, *, batch: int = 500
+) -> dict[str, float]:
+    """Train top-1 (no augmentation) and mean softmax entropy (nats) at the KD temperature on ``ds``:
+    an underfit teacher's soft targets are already soft (entropy near ln 10 = 2.30)."""
+    model.eval()
+    correct, entropy = 0, 0.0
+    for i in range(0, len(ds), batch):
+        x, y = ds.batch(torch.arange(i, min(i + batch, len(ds))))
+        z = model(x.contiguous(memory_format=torch.channels_last)).float()
+        correct += int((z.argmax(1) == y).sum())
+        logp = torch.log_softmax(z / temperature, 1)
+        entropy += float(-(logp.exp() * logp).sum(1).sum())
+    return {"train_top1": correct / len(ds), f"entropy_T{temperature:g}": entropy / len(ds)}
+
+
+# ------------------------------------------------------------------------------------------- tasks
+def _json(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def _setup(s: Settings) -> None:
     if s.threads:
         torch.set_num_threads(s.threads)
-    data = _data(s)
-    spec = DatasetSpec(
-        name="cifar10",
-        data_dir=s.data_dir,
-        image_size=s.image_size,
-        val_fraction=s.val_fraction,
-        seed=0,
-        subset=s.subset or None,
-    )
-    cfg = TrainConfig(
-        method="vanilla" if name == "vanilla" else "gtn",
-        gtn=GTNConfig(**s.variants.get(name, {})),
+
+
+def teacher_run(out: Path, name: str, k: int) -> Path:
+    return out / "runs" / f"{name}-k{k}"
+
+
+def train_config(s: Settings, method: str, k: int, gtn: dict[str, Any], **kw: Any) -> TrainConfig:
+    return TrainConfig(
+        method=method,  # type: ignore[arg-type]
+        gtn=GTNConfig(**gtn),
         epochs=s.epochs,
         batch_size=s.batch_size,
         optim=OptimConfig(lr=s.lr, warmup_epochs=s.warmup_epochs),
-        seed=0,
+        seed=k,
         device=s.device,  # type: ignore[arg-type]
         max_steps_per_epoch=s.max_steps_per_epoch,
+        eval_batches=s.eval_batches,
         threads=s.threads,
         channels_last=s.channels_last,
+        kd_temperature=s.kd_temperature,
+        **kw,
     )
-    run_dir = train(
-        Path(out) / "runs" / name,
+
+
+def train_task(out: str, s: Settings, name: str, k: int, gtn: dict[str, Any]) -> dict[str, Any]:
+    """Train teacher/supernet ``name`` (``vanilla``, ``ofa`` or a GTN variant) with seed ``k``; then its
+    teacher's fit on the training images and top-1 on the evaluation split. Resumes; idempotent."""
+    _setup(s)
+    o = Path(out)
+    run_dir = teacher_run(o, name, k)
+    stats_path = run_dir / "benchmark.json"
+    if (done := _json(stats_path)) is not None:
+        return done
+    data, _, evaluation = load_splits(s)
+    if name == "vanilla":
+        cfg = train_config(s, "vanilla", k, {})
+    elif name == "ofa":  # OFA-style: supernet distilled from the vanilla teacher of the same seed
+        cfg = train_config(
+            s,
+            "supernet-kd",
+            k,
+            {},
+            teacher_init=str(teacher_run(o, "vanilla", k)),
+            kd_sandwich=False,
+            inplace_paths=int(gtn.get("paths", 1)),
+        )
+    else:
+        cfg = train_config(s, "gtn", k, gtn)
+    train(
+        run_dir,
         space=resolve_space(s.space, data.num_classes),
-        dataset=spec,
+        dataset=dataset_spec(s),
         teacher=s.teacher,
         config=cfg,
         data=data,
         progress=False,
     )
-    done = json.loads((run_dir / "done.json").read_text())
-    return {
-        "dir": str(run_dir),
-        "wall_time_s": done["wall_time_s"],
-        "teacher_val_top1": done["final"].get("val_top1_teacher"),
-    }
-
-
-def _kd_task(
-    out: str, s: Settings, teacher: str, init: str, arch: dict[str, Any], student: int, seed: int
-) -> dict[str, Any]:
-    """Distil ``arch`` from the teacher of ``out/runs/teacher`` (``init`` scratch|inherit); resumes."""
-    if s.threads:
-        torch.set_num_threads(s.threads)
-    data = _data(s)
-    run = load_run(Path(out) / "runs" / teacher, load_data=False)
+    run = load_run(run_dir, load_data=False)
     assert run.teacher is not None
+    wall = json.loads((run_dir / "done.json").read_text())["wall_time_s"]
+    res = {
+        "name": name,
+        "seed": k,
+        "dir": str(run_dir),
+        "wall_time_s": wall,
+        "eval_top1": accuracy(to_device(run.teacher, torch.device("cpu"), channels_last=True), evaluation),
+        **teacher_fit(run.teacher, data.train, s.kd_temperature),
+    }
+    _write_json(stats_path, res)
+    return res
+
+
+def kd_task(
+    out: str, s: Settings, arm: str, student: int, arch: dict[str, Any], k: int, teacher: str | None, init: str
+) -> dict[str, Any]:
+    """Distil student ``student`` with KD seed ``k`` for ``arm`` (teacher run ``teacher`` of seed
+    ``k mod teacher_seeds``, or none; ``init`` scratch|inherit from that run's supernet) into
+    ``students/<arm>/s<i>-k<k>``, then its top-1 on the selection and evaluation splits. Resumes."""
+    _setup(s)
+    sdir = Path(out) / "students" / arm / f"s{student}-k{k}"
+    if (done := _json(sdir / "benchmark.json")) is not None:
+        return done
+    data, _, evaluation = load_splits(s)
+    space = resolve_space(s.space, data.num_classes)
+    t_mod, supernet = None, None
+    if teacher is not None:
+        run = load_run(teacher_run(Path(out), teacher, k % s.teacher_seeds), load_data=False)
+        t_mod, supernet = run.teacher, run.supernet
     kd = KDConfig(
         epochs=s.kd_epochs,
         batch_size=s.batch_size,
         optim=OptimConfig(lr=s.lr),
+        temperature=s.kd_temperature,
         device=s.device,  # type: ignore[arg-type]
         max_steps_per_epoch=s.max_steps_per_epoch,
+        eval_batches=s.eval_batches,
         threads=s.threads,
         channels_last=s.channels_last,
-        seed=seed,
+        seed=k,
     )
-    arm = teacher if init == "scratch" else f"{teacher}+inherit"
-    _, met = distill(
-        run.teacher,
-        arch,
-        space=run.space,
-        data=data,
-        config=kd,
-        init=init,
-        supernet=run.supernet,
-        checkpoint_path=Path(out) / "students" / f"s{student}-seed{seed}-{arm}.pt",
-        progress=False,
+    model, met = distill(
+        t_mod, arch, space=space, data=data, config=kd, init=init, supernet=supernet, out_dir=sdir, progress=False
     )
-    return {"arm": arm, "student": student, "seed": seed, "top1": met["val_top1"], "kd_s": met["wall_time_s"]}
+    res = {
+        "arm": arm,
+        "student": student,
+        "seed": k,
+        "flops": space.flops(arch),
+        "selection_top1": met["val_top1"],  # distill's final top-1 on data.val = the selection split
+        "eval_top1": accuracy(model, evaluation),
+        "kd_wall_time_s": met["wall_time_s"],
+    }
+    _write_json(sdir / "benchmark.json", res)
+    return res
 
 
-def main(argv: list[str] | None = None) -> int:
+# ------------------------------------------------------------------------------------------- plan
+@dataclass(frozen=True)
+class Task:
+    """One unit of work: ``fn(*args)`` once every task in ``after`` has finished."""
+
+    key: str
+    fn: Callable[..., dict[str, Any]]
+    args: tuple[Any, ...]
+    after: tuple[str, ...] = ()
+
+
+def plan(
+    out: Path, s: Settings, students: Sequence[Any], variants: dict[str, dict[str, Any]], stage: str
+) -> list[Task]:
+    """The tasks of ``stage`` (``main``: arms A-E; ``variants``: each variant's teachers → scratch
+    students, compared with arm A), in the order they are started (the teachers of a seed side by
+    side, then that seed's students, so finished pairs accumulate seed by seed). KD seed ``k`` uses the
+    teachers of seed ``k mod teacher_seeds``."""
+    o = str(out)
+    tasks: list[Task] = []
+    if stage == "main":
+        teachers = {"vanilla": {}, "gtn": s.gtn}
+        arms: dict[str, tuple[str | None, str]] = {
+            "vanilla": ("vanilla", "scratch"),
+            "gtn": ("gtn", "scratch"),
+            "nokd": (None, "scratch"),
+            "ofa": ("ofa", "inherit"),
+            "pipeline": ("gtn", "inherit"),
+        }
+    else:
+        teachers, arms = dict(variants), {v: (v, "scratch") for v in variants}
+    for k in range(s.seeds):
+        if k < s.teacher_seeds:
+            tasks += [Task(f"train {name} k{k}", train_task, (o, s, name, k, cfg)) for name, cfg in teachers.items()]
+            if stage == "main":
+                tasks.append(Task(f"train ofa k{k}", train_task, (o, s, "ofa", k, s.gtn), (f"train vanilla k{k}",)))
+        tk = k % s.teacher_seeds
+        for i, arch in enumerate(students):
+            for arm, (teacher, init) in arms.items():
+                after = () if teacher is None else (f"train {teacher} k{tk}",)
+                tasks.append(
+                    Task(f"kd {arm} s{i} k{k}", kd_task, (o, s, arm, i, arch.to_dict(), k, teacher, init), after)
+                )
+    return tasks
+
+
+def execute(tasks: Sequence[Task], jobs: int, log: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+    """Run ``tasks`` in a pool of ``jobs`` processes (``jobs=0``: in this process), each once its
+    dependencies are done; returns ``key -> result``."""
+    results: dict[str, dict[str, Any]] = {}
+    todo = list(tasks)
+    if jobs == 0:
+        for t in todo:
+            results[t.key] = t.fn(*t.args)
+            log(f"{t.key}: done ({len(results)}/{len(tasks)})")
+        return results
+    ctx = multiprocessing.get_context("spawn")  # fork after torch's thread pools start can deadlock
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        running: dict[Future[dict[str, Any]], Task] = {}
+        while todo or running:
+            ready = [t for t in todo if all(d in results for d in t.after)]
+            for t in ready[: max(0, jobs - len(running))]:
+                todo.remove(t)
+                running[pool.submit(t.fn, *t.args)] = t
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                t = running.pop(fut)
+                results[t.key] = fut.result()
+                log(f"{t.key}: done ({len(results)}/{len(tasks)}) {_brief(results[t.key])}")
+    return results
+
+
+def _brief(r: dict[str, Any]) -> str:
+    keys = ("eval_top1", "train_top1", "wall_time_s", "kd_wall_time_s")
+    return ", ".join(f"{k}={r[k]:.4g}" for k in keys if isinstance(r.get(k), float))
+
+
+# ------------------------------------------------------------------------------------------- summary
+def summarise(
+    s: Settings,
+    results: dict[str, dict[str, Any]],
+    students: Sequence[Any],
+    space: SearchSpace,
+    stage: str,
+    variants: dict[str, dict[str, Any]],
+    eval_images: int,
+) -> dict[str, Any]:
+    """The results file: per-pair top-1, the registered comparisons and the teachers' fit and cost."""
+    kd = [r for key, r in results.items() if key.startswith("kd ")]
+    top1: dict[tuple[str, int, int], float] = {(r["arm"], r["student"], r["seed"]): 100 * r["eval_top1"] for r in kd}
+    sel: dict[tuple[str, int, int], float] = {
+        (r["arm"], r["student"], r["seed"]): 100 * r["selection_top1"] for r in kd
+    }
+    pairs = [(i, k) for i in range(len(students)) for k in range(s.seeds)]
+    teachers = [r for key, r in results.items() if key.startswith("train ")]
+
+    def diff(a: str, b: str, table: dict[tuple[str, int, int], float] = top1) -> list[float]:
+        return [table[(a, i, k)] - table[(b, i, k)] for i, k in pairs if (a, i, k) in table and (b, i, k) in table]
+
+    def wall(name: str) -> float:
+        return float(np.mean([t["wall_time_s"] for t in teachers if t["name"] == name]))
+
+    out: dict[str, Any] = {
+        "stage": stage,
+        "eval_images": eval_images,
+        "eval_split": "official CIFAR-10 test batch"
+        if s.eval_split == "test"
+        else (f"{eval_images} held-out images of the CIFAR-10 training batches (stratified; not the test set)"),
+        "pairs": len(pairs),
+        "students": [{"index": i, "mflops": space.flops(a) / 1e6, "arch": a.to_dict()} for i, a in enumerate(students)],
+        "teachers": sorted(teachers, key=lambda t: (t["name"], t["seed"])),
+        "mean_top1": {
+            a: float(np.mean([v for (arm, _, _), v in top1.items() if arm == a])) for a in sorted({k[0] for k in top1})
+        },
+        "settings": asdict(s),
+        "torch": torch.__version__,
+    }
+    if stage == "main":
+        out.update(
+            {
+                "teacher_only": paired_stats(diff("gtn", "vanilla")),
+                "pipeline": paired_stats(diff("pipeline", "ofa")),
+                "no_kd_minus_vanilla": paired_stats(diff("nokd", "vanilla")),
+                "pipeline_minus_vanilla_scratch": paired_stats(diff("pipeline", "vanilla")),
+                "teacher_cost_ratio": wall("gtn") / wall("vanilla"),
+                "ofa_supernet_cost_ratio": wall("ofa") / wall("vanilla"),
+            }
+        )
+    else:
+        out["variants"] = {
+            v: {
+                "gtn_config": variants[v],
+                "selection_minus_vanilla": paired_stats(diff(v, "vanilla", sel)),
+                "eval_minus_vanilla": paired_stats(diff(v, "vanilla")),
+                "teacher_cost_ratio": wall(v) / wall("vanilla")
+                if any(t["name"] == "vanilla" for t in teachers)
+                else None,
+            }
+            for v in variants
+        }
+    out["rows"] = [
+        {"student": i, "seed": k, **{a: top1[(a, i, k)] for a in out["mean_top1"] if (a, i, k) in top1}}
+        for i, k in pairs
+    ]
+    return out
+
+
+def _ci(st: dict[str, Any]) -> str:
+    lo, hi = st["ci95"]
+    return f"{st['mean']:+.2f} [{lo:+.2f}, {hi:+.2f}] (t p={st['p_t']:.3g}, Wilcoxon p={st['p_wilcoxon']:.3g}, n={st['pairs']})"
+
+
+def render(r: dict[str, Any]) -> str:
+    """A markdown report of the results file."""
+    s = r["settings"]
+    lines = [
+        f"### GTN vs vanilla teacher — {r['stage']} stage ({s['preset']} preset)",
+        "",
+        f"Top-1 in %, on {r['eval_split']}; {r['pairs']} (student, seed) pairs; teacher seed = KD seed.",
+        "",
+        "| student | MFLOPs | " + " | ".join(f"{ARM_LETTER.get(a, '')} {a}" for a in r["mean_top1"]) + " |",
+        "|---|---|" + "---|" * len(r["mean_top1"]),
+    ]
+    for st in r["students"]:
+        cells = [
+            float(np.mean([row[a] for row in r["rows"] if row["student"] == st["index"] and a in row]))
+            for a in r["mean_top1"]
+        ]
+        lines.append(f"| {st['index']} | {st['mflops']:.1f} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
+    lines.append("| **mean** | | " + " | ".join(f"**{v:.2f}**" for v in r["mean_top1"].values()) + " |")
+    lines += ["", "| comparison | mean difference, points [95 % CI] |", "|---|---|"]
+    if r["stage"] == "main":
+        for key, what in (
+            ("teacher_only", "B − A: GTN teacher vs vanilla teacher, students from scratch (teacher-only effect)"),
+            ("pipeline", "E − D: autogtkd pipeline vs OFA-style supernet + vanilla teacher (inherited students)"),
+            ("no_kd_minus_vanilla", "C − A: no KD vs vanilla KD (positive control: should be < 0)"),
+            ("pipeline_minus_vanilla_scratch", "E − A: pipeline vs the classic recipe (not a teacher-only effect)"),
+        ):
+            lines.append(f"| {what} | {_ci(r[key])} |")
+        cost = (
+            f"Teacher cost ratio (GTN ÷ vanilla wall time, same run): **{r['teacher_cost_ratio']:.2f}**; "
+            f"OFA supernet phase ÷ vanilla teacher: {r['ofa_supernet_cost_ratio']:.2f}."
+        )
+        lines += ["", cost]
+    else:
+        for v, st in r["variants"].items():
+            lines.append(f"| {v} − vanilla, selection split | {_ci(st['selection_minus_vanilla'])} |")
+            lines.append(f"| {v} − vanilla, evaluation split | {_ci(st['eval_minus_vanilla'])} |")
+    lines += ["", "| teacher | seed | train top-1 | entropy at T | eval top-1 | wall s |", "|---|---|---|---|---|---|"]
+    for t in r["teachers"]:
+        ent = next(v for k, v in t.items() if k.startswith("entropy_T"))
+        lines.append(
+            f"| {t['name']} | {t['seed']} | {100 * t['train_top1']:.1f} | {ent:.3f} | "
+            f"{100 * t['eval_top1']:.1f} | {t['wall_time_s']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------- throughput
+def throughput(s: Settings, num_classes: int = 10, steps: int = 5) -> dict[str, float]:
+    """Training images/s of one optimiser step of the teacher (CE), the GTN step (``s.gtn``) and the OFA
+    supernet step (one random path distilled from a frozen teacher), on random tensors, alone."""
+    _setup(s)
+    torch.manual_seed(0)
+    space = resolve_space(s.space, num_classes)
+    dev = torch.device("cuda" if s.device == "cuda" else "cpu")
+    x = torch.randn(s.batch_size, 3, s.image_size, s.image_size, device=dev).contiguous(
+        memory_format=torch.channels_last
+    )
+    y = torch.randint(0, num_classes, (s.batch_size,), device=dev)
+    teacher = to_device(create_teacher(s.teacher, num_classes=num_classes), dev, channels_last=True)
+    supernet = to_device(space.build_supernet(num_classes=num_classes), dev, channels_last=True)
+    branches = to_device(StudentBranches(*teacher_geometry(teacher), supernet), dev, channels_last=True)
+    dist, rng, cfg = ArchDistribution(space), np.random.default_rng(0), GTNConfig(**s.gtn)
+
+    def ofa() -> torch.Tensor:
+        from autogtkd.gtn import kd_kl
+
+        with torch.no_grad():
+            z_t = teacher(x)
+        with supernet.activated(space.sample(rng)):
+            z = supernet(x)
+        return torch.nn.functional.cross_entropy(z, y) + kd_kl(z, z_t, s.kd_temperature)
+
+    fns: dict[str, tuple[Callable[[], torch.Tensor], list[torch.nn.Module]]] = {
+        "teacher": (lambda: teacher_step(teacher)(x, y)[0], [teacher]),
+        "gtn": (
+            lambda: gtn_losses(x, y, teacher, supernet, branches, sample_paths(dist, cfg, rng), cfg)[0],
+            [teacher, supernet, branches],
+        ),
+        "ofa": (ofa, [supernet]),
+    }
+    out = {}
+    for name, (fn, mods) in fns.items():
+        opt = torch.optim.SGD([p for m in mods for p in m.parameters()], lr=0.01, momentum=0.9)
+        times = []
+        for i in range(steps + 1):
+            t0 = time.perf_counter()
+            loss = fn()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            if i:
+                times.append(time.perf_counter() - t0)
+        out[f"{name}_images_per_s"] = s.batch_size / float(np.median(times))
+    return out
+
+
+# ------------------------------------------------------------------------------------------- main
+def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    """``NAME:key=value,key=value`` (GTNConfig fields; values parsed as JSON, else kept as strings)."""
+    name, _, body = text.partition(":")
+    if not name or name in ARMS:
+        raise SystemExit(f"error: --variant {text!r}: give a name other than {', '.join(ARMS)}")
+    out: dict[str, Any] = {}
+    for item in filter(None, body.split(",")):
+        k, eq, v = item.partition("=")
+        if not eq or k not in {f.name for f in fields(GTNConfig)}:
+            raise SystemExit(f"error: --variant {text!r}: {item!r} is not FIELD=VALUE of GTNConfig")
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    GTNConfig(**out)  # validates
+    return name, out
+
+
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--preset", choices=sorted(PRESETS), default="quick")
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     ap.add_argument("--data-dir", default="../shared/data", help="folder holding cifar-10-batches-py")
-    ap.add_argument("--out", required=True, help="output folder (runs, students, results.json, report.md)")
-    for k in ("space", "teacher"):
-        ap.add_argument(f"--{k}")
-    for k in (
-        "image-size",
-        "subset",
-        "epochs",
-        "kd-epochs",
-        "students",
-        "seeds",
-        "batch-size",
-        "paths",
-        "throughput-steps",
-        "max-steps-per-epoch",
-    ):
-        ap.add_argument(f"--{k}", type=int)
-    ap.add_argument("--val-fraction", type=float, default=0.2)
-    ap.add_argument("--lr", type=float, default=0.05)
-    ap.add_argument("--warmup-epochs", type=float, default=1.0, help="linear LR warm-up of the teachers' training")
     ap.add_argument(
-        "--threads", type=int, default=1, help="torch CPU threads per job (1 avoids oversubscription on CPUs)"
+        "--out", required=True, help="work folder (runs/, students/, settings.json, results-*.json, report-*.md)"
     )
-    ap.add_argument("--jobs", type=int, default=1, help="trainings run at once, one process each (e.g. CPU cores)")
-    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
+    ap.add_argument("--results", help="also write the summary JSON here (e.g. benchmarks/results/gtn_vs_vanilla.json)")
+    ap.add_argument("--stage", choices=("main", "variants"), default="main")
     ap.add_argument(
-        "--channels-last",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="NHWC tensors (about 2x faster MobileNetV3 training on CPU)",
+        "--eval-split",
+        choices=("val", "test"),
+        default="val",
+        help="val: the held-out evaluation split; test: the official CIFAR-10 test batch (exit 2 if absent)",
     )
-    ap.add_argument(
-        "--inherit",
-        action="store_true",
-        help="also distil each student from each GTN teacher starting from the GTN supernet's weights",
-    )
-    # The base GTN variant (GTNConfig fields; defaults are GTNConfig's) ...
-    ap.add_argument("--cond-weight", type=float, default=1.0, help="GTN λ_c")
-    ap.add_argument("--kl-weight", type=float, default=1.0, help="GTN λ_kl")
-    ap.add_argument("--arch-loss", default="uniform", choices=("uniform", "reinforce-hard", "gumbel", "pool-prior"))
-    ap.add_argument("--max-path-mflops", type=float, default=None, help="sample GTN paths up to this many MFLOPs")
-    # ... and further variants trained and distilled in the same run, compared with the same vanilla teacher.
     ap.add_argument(
         "--variant",
         action="append",
         default=[],
         metavar="NAME:FIELD=VALUE,...",
-        help="an extra GTN teacher, e.g. lc05:cond_weight=0.5 (repeatable)",
+        help="stage 'variants': a GTN teacher with these GTNConfig fields (repeatable)",
     )
-    args = ap.parse_args(argv)
+    ap.add_argument("--jobs", type=int, default=1, help="trainings at once, one process each (0: in this process)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per job")
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    for k in ("students", "seeds", "epochs", "kd-epochs", "train-images", "eval-images", "max-steps-per-epoch"):
+        ap.add_argument(f"--{k}", type=int, help="override the preset")
+    ap.add_argument("--teacher", help="override the preset")
+    ap.add_argument("--throughput-only", action="store_true", help="measure step throughput and exit")
+    return ap
 
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
     p = dict(PRESETS[args.preset])
-    for k in list(p):
-        v = getattr(args, k, None)
-        if v is not None:
-            p[k] = v
-    base = {
-        "paths": p["paths"],
-        "cond_weight": args.cond_weight,
-        "kl_weight": args.kl_weight,
-        "arch_loss": args.arch_loss,
-        "max_path_mflops": args.max_path_mflops,
-    }
-    variants = {"gtn": base}
-    for text in args.variant:
-        name, fields = parse_variant(text)
-        variants[name] = {**base, **fields}
-    s = Settings(
+    for k in (
+        "students",
+        "seeds",
+        "epochs",
+        "kd_epochs",
+        "train_images",
+        "eval_images",
+        "max_steps_per_epoch",
+        "teacher",
+    ):
+        if getattr(args, k) is not None:
+            p[k] = getattr(args, k)
+    return Settings(
         preset=args.preset,
-        val_fraction=args.val_fraction,
-        lr=args.lr,
-        warmup_epochs=args.warmup_epochs,
-        threads=args.threads,
-        device=args.device,
         data_dir=str(args.data_dir),
-        max_steps_per_epoch=args.max_steps_per_epoch,
-        channels_last=args.channels_last,
-        jobs=args.jobs,
-        inherit=args.inherit,
-        variants=variants,
+        eval_split=args.eval_split,
+        device=args.device,
+        threads=args.threads or None,
         **p,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    variants = dict(parse_variant(v) for v in args.variant)
+    s = settings_from_args(args)
+    if args.throughput_only:
+        print(json.dumps(throughput(s), indent=2))
+        return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    t_all = time.perf_counter()
-    if s.threads:
-        torch.set_num_threads(s.threads)  # benchmark process: its own setting
-    device = torch.device("cuda" if s.device in ("cuda", "auto") and torch.cuda.is_available() else "cpu")
-    data = _data(s)
-    space = resolve_space(s.space, data.num_classes)
-    print(
-        f"data: {len(data.train)} train / {len(data.val)} val images at {s.image_size}px; space {space.name}; "
-        f"teacher {s.teacher}; GTN variants {variants}; {s.jobs} job(s)",
-        flush=True,
-    )
+    known = _json(out / "settings.json")
+    if known is not None and Settings(**known).identity() != s.identity():
+        print(f"error: {out} holds a benchmark with other settings (settings.json); use another --out", file=sys.stderr)
+        return 2
+    _write_json(out / "settings.json", asdict(s))
+    if args.stage == "variants" and not variants:
+        print("error: --stage variants needs at least one --variant", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    try:
+        _, _, evaluation = load_splits(s)  # fails early (exit 2) on missing data or test batch
+    except (AutoGTKDError, DataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    space = resolve_space(s.space, 10)
     students = pick_students(space, s.students, seed=0)
-    teachers = ["vanilla", *variants]
-    arms = [*teachers, *(f"{v}+inherit" for v in variants if s.inherit)]
-    runs: dict[str, dict[str, Any]] = {}
-    kd: list[dict[str, Any]] = []
-    ctx = multiprocessing.get_context("spawn")  # fork after torch's thread pools start can deadlock
-    with ProcessPoolExecutor(max_workers=s.jobs, mp_context=ctx) as pool:
-        pending = {pool.submit(_train_task, str(out), s, t): ("train", t) for t in teachers}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                kind, name = pending.pop(fut)
-                res = fut.result()
-                if kind == "train":
-                    runs[name] = res
-                    print(
-                        f"{name} teacher: {res['wall_time_s']:.0f} s, val top-1 {res['teacher_val_top1']}", flush=True
-                    )
-                    inits = ["scratch", "inherit"] if (s.inherit and name != "vanilla") else ["scratch"]
-                    for init in inits:
-                        for i, arch in enumerate(students):
-                            for seed in range(s.seeds):
-                                f = pool.submit(_kd_task, str(out), s, name, init, arch.to_dict(), i, seed)
-                                pending[f] = ("kd", name)
-                else:
-                    kd.append(res)
-                    print(
-                        f"student {res['student']} seed {res['seed']} from {res['arm']}: {res['top1']:.4f} "
-                        f"({len(kd)}/{len(students) * s.seeds * len(arms)})",
-                        flush=True,
-                    )
+    tasks = plan(out, s, students, variants, args.stage)
+    if args.stage == "variants":  # arm A is the reference: the main stage's vanilla teachers and students
+        main_tasks = plan(out, s, students, {}, "main")
+        tasks = [t for t in main_tasks if t.key.startswith(("train vanilla", "kd vanilla"))] + tasks
+    log_path = out / "log.txt"
 
-    rows = []
-    for i, arch in enumerate(students):
-        for seed in range(s.seeds):
-            row: dict[str, Any] = {
-                "student": i,
-                "seed": seed,
-                "flops": space.flops(arch),
-                "params": space.params(arch),
-                "arch": arch.to_dict(),
-            }
-            for r in kd:
-                if r["student"] == i and r["seed"] == seed:
-                    row[f"{r['arm']}_top1"], row[f"{r['arm']}_kd_s"] = r["top1"], r["kd_s"]
-            rows.append(row)
-    compared = [a for a in arms if a != "vanilla"]
-    per_student = []
-    for i in range(len(students)):
-        rs = [r for r in rows if r["student"] == i]
-        entry: dict[str, Any] = {"student": i, "flops": rs[0]["flops"], "arch": rs[0]["arch"]}
-        for m in arms:
-            entry[m] = t_interval([r[f"{m}_top1"] for r in rs])
-        for m in compared:
-            entry[f"{m}-vanilla"] = t_interval([r[f"{m}_top1"] - r["vanilla_top1"] for r in rs])
-        per_student.append(entry)
-    tp = {
-        v: throughput(
-            space,
-            s.teacher,
-            s.image_size,
-            s.batch_size,
-            s.throughput_steps,
-            GTNConfig(**variants[v]),
-            data.num_classes,
-            device,
-            channels_last=s.channels_last,
-        )
-        for v in variants
-    }
-    results = {
-        "settings": asdict(s),
-        "validation": f"stratified {s.val_fraction:.0%} hold-out of a {len(data.train) + len(data.val)}-image "
-        "stratified subset of the CIFAR-10 training set (seed 0); the test set is not used",
-        "arms": arms,
-        "teachers": runs,
-        "teacher_time_ratio_over_vanilla": {
-            v: runs[v]["wall_time_s"] / runs["vanilla"]["wall_time_s"] for v in variants
-        },
-        "rows": rows,
-        "per_student": per_student,
-        "mean_top1": {
-            m: t_interval(
-                [float(np.mean([r[f"{m}_top1"] for r in rows if r["student"] == i])) for i in range(len(students))]
-            )
-            for m in arms
-        },
-        "gain_over_vanilla": {m: t_interval([r[f"{m}_top1"] - r["vanilla_top1"] for r in rows]) for m in compared},
-        "throughput": tp,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "device": str(device),
-        "total_wall_time_s": time.perf_counter() - t_all,
-    }
-    (out / "results.json").write_text(json.dumps(results, indent=2))
-    report = render(results)
-    (out / "report.md").write_text(report)
+    def log(msg: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} [{(time.perf_counter() - t0) / 60:.1f} min, load {os.getloadavg()[0]:.2f}] {msg}"
+        print(line, flush=True)
+        with log_path.open("a") as f:
+            f.write(line + "\n")
+
+    log(f"{len(tasks)} tasks, {args.jobs} job(s): {s}")
+    results = execute(tasks, args.jobs, log)
+    summary = summarise(s, results, students, space, args.stage, variants, len(evaluation))
+    summary["wall_time_s_this_invocation"] = time.perf_counter() - t0
+    summary["throughput_alone"] = throughput(s)
+    _write_json(out / f"results-{args.stage}.json", summary)
+    report = render(summary)
+    (out / f"report-{args.stage}.md").write_text(report)
+    if args.results:
+        _write_json(Path(args.results), summary)
     print(report)
     return 0
-
-
-def _pct(ci: tuple[float, float, float]) -> str:
-    m, lo, hi = ci
-    return f"{100 * m:.2f}" if math.isnan(lo) else f"{100 * m:.2f} [{100 * lo:.2f}, {100 * hi:.2f}]"
-
-
-def render(r: dict[str, Any]) -> str:
-    s = r["settings"]
-    arms: list[str] = r["arms"]
-    compared = [a for a in arms if a != "vanilla"]
-    lines = [
-        f"### GTN vs vanilla teacher ({s['preset']} preset)",
-        "",
-        (
-            f"Top-1 in %, on the validation split ({r['validation']}); brackets: 95 % t-interval "
-            f"({s['seeds']} seed(s) per student; over students for means; over (student, seed) pairs for the gains). "
-            "`X+inherit`: the student starts from the GTN supernet's weights instead of from scratch."
-        ),
-        "",
-        "| student | MFLOPs (MACs) | "
-        + " | ".join(arms)
-        + " | "
-        + " | ".join(f"{a} − vanilla" for a in compared)
-        + " |",
-        "|---|---|" + "---|" * (len(arms) + len(compared)),
-    ]
-    for e in r["per_student"]:
-        lines.append(
-            f"| {e['student']} | {e['flops'] / 1e6:.1f} | "
-            + " | ".join(_pct(e[a]) for a in arms)
-            + " | "
-            + " | ".join(_pct(e[f"{a}-vanilla"]) for a in compared)
-            + " |"
-        )
-    lines += [
-        "| **mean** | | "
-        + " | ".join(_pct(r["mean_top1"][a]) for a in arms)
-        + " | "
-        + " | ".join(f"**{_pct(r['gain_over_vanilla'][a])}**" for a in compared)
-        + " |",
-        "",
-        f"Teachers ({s['teacher']}, {s['epochs']} epochs, wall time with {s['jobs']} job(s) sharing the machine): "
-        + "; ".join(
-            f"{t} {v['wall_time_s']:.0f} s (val top-1 {100 * (v['teacher_val_top1'] or 0):.1f} %)"
-            for t, v in r["teachers"].items()
-        )
-        + ". Cost ratio over vanilla: "
-        + ", ".join(f"{v} {x:.2f}" for v, x in r["teacher_time_ratio_over_vanilla"].items())
-        + ".",
-        "",
-        f"Training throughput alone on the machine (images/s, batch {s['batch_size']}, median of "
-        f"{s['throughput_steps']} steps, channels_last={s['channels_last']}): "
-        + "; ".join(
-            f"{v}: teacher step {t['teacher_images_per_s']:.0f}, supernet step (one random path) "
-            f"{t['supernet_images_per_s']:.0f}, GTN step {t['gtn_images_per_s']:.0f} "
-            f"(step ratio {t['teacher_images_per_s'] / t['gtn_images_per_s']:.2f})"
-            for v, t in r["throughput"].items()
-        )
-        + ".",
-        "",
-        (
-            f"Settings: {json.dumps(s)}; torch {r['torch']}, {r['threads']} thread(s) per job, {r['device']}; "
-            f"total {r['total_wall_time_s'] / 60:.1f} min."
-        ),
-        "",
-    ]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":
