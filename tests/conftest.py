@@ -34,9 +34,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _write_cifar10(folder: Path, per_batch: int = 20, seed: int = 0) -> Any:
-    """Official python format: 5 pickled dicts with b'data' (N, 3072) uint8 and b'labels'; returns the
-    labels in file order (numpy array)."""
+def _write_cifar10(folder: Path, per_batch: int = 20, seed: int = 0, test: int = 0) -> Any:
+    """Official python format: 5 pickled dicts with b'data' (N, 3072) uint8 and b'labels' (and, when
+    ``test > 0``, a ``test_batch`` of ``test`` images whose first red pixel is 255); returns the
+    training labels in file order (numpy array)."""
     import pickle
 
     import numpy as np
@@ -58,13 +59,25 @@ def _write_cifar10(folder: Path, per_batch: int = 20, seed: int = 0) -> Any:
         all_labels += labels
     names = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
     (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": names, b"num_vis": 3072}, protocol=2))
+    if test > 0:
+        data = rng.integers(0, 256, (test, 3072), dtype=np.uint8)
+        data[:, 0] = 255
+        labels = [int(v) for v in (np.arange(test) * 3) % 10]  # another order than the training batches
+        batch = {
+            b"batch_label": b"testing batch 1 of 1",
+            b"labels": labels,
+            b"data": data,
+            b"filenames": [b"t%d.png" % j for j in range(test)],
+        }
+        (folder / "test_batch").write_bytes(pickle.dumps(batch, protocol=2))
     return np.array(all_labels)
 
 
 @pytest.fixture
 def write_cifar10() -> Callable[..., Any]:
-    """``write_cifar10(folder, per_batch=20, seed=0)`` writes a tiny CIFAR-10 training set in the
-    official python format (random pixels, balanced labels) and returns its labels."""
+    """``write_cifar10(folder, per_batch=20, seed=0, test=0)`` writes a tiny CIFAR-10 training set in the
+    official python format (random pixels, balanced labels), plus a ``test_batch`` of ``test`` images
+    when ``test > 0``, and returns the training labels."""
     return _write_cifar10
 
 

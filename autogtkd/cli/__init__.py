@@ -19,7 +19,7 @@ from autogtkd.exceptions import AutoGTKDError
 __all__ = ["build_parser", "main"]
 
 # Sub-command modules, in the order --help lists them.
-COMMANDS: tuple[str, ...] = ("_spaces", "_latency", "_export", "_train", "_search", "_pareto", "_distill")
+COMMANDS: tuple[str, ...] = ("_spaces", "_latency", "_export", "_train", "_search", "_pareto", "_distill", "_evaluate")
 
 DESCRIPTION = """\
 Hardware-aware neural architecture search with a generic, KD-aware teacher (GTN).

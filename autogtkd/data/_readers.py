@@ -29,12 +29,16 @@ __all__ = [
     "default_data_dir",
     "download_and_extract",
     "read_cifar10",
+    "read_cifar10_test",
     "read_cifar100",
+    "read_cifar100_test",
     "read_digits",
     "read_imagefolder",
+    "read_imagefolder_test",
 ]
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".bmp", ".webp")
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 @dataclass
@@ -93,6 +97,7 @@ class _CifarSource:
     url: str
     md5: str
     train_files: tuple[str, ...]
+    test_file: str
     meta_file: str
     label_key: bytes
     names_key: bytes
@@ -106,6 +111,7 @@ CIFAR_SOURCES: dict[str, _CifarSource] = {
         "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
         "c58f30108f718f92721af3b95e74349a",
         tuple(f"data_batch_{i}" for i in range(1, 6)),
+        "test_batch",
         "batches.meta",
         b"labels",
         b"label_names",
@@ -117,6 +123,7 @@ CIFAR_SOURCES: dict[str, _CifarSource] = {
         "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
         "eb9058c3a382ffc7106e4002c42a8d85",
         ("train",),
+        "test",
         "meta",
         b"fine_labels",
         b"fine_label_names",
@@ -161,32 +168,24 @@ def _unpickle(path: Path) -> dict[bytes, Any]:
     return data
 
 
-def _find_cifar_folder(root: Path, src: _CifarSource) -> Path | None:
-    """``root`` itself when it holds the batches, else ``root/<official folder>``, else None."""
+def _find_cifar_folder(root: Path, src: _CifarSource, file: str | None = None) -> Path | None:
+    """``root`` itself when it holds ``file`` (default: the first training batch), else
+    ``root/<official folder>``, else None."""
     for cand in (root, root / src.folder):
-        if (cand / src.train_files[0]).is_file():
+        if (cand / (file or src.train_files[0])).is_file():
             return cand
     return None
 
 
-def _read_cifar(name: str, data_dir: str | Path | None, image_size: int, download: bool) -> RawData:
+def _read_cifar_batches(name: str, folder: Path, files: tuple[str, ...], image_size: int) -> RawData:
+    """Images (resized to ``image_size``) and labels of the batch ``files`` in ``folder``, class names
+    from the meta file."""
     src = CIFAR_SOURCES[name]
-    root = Path(data_dir) if data_dir is not None else default_data_dir()
-    folder = _find_cifar_folder(root, src)
-    if folder is None and download:
-        download_and_extract(src.url, src.md5, root)
-        folder = _find_cifar_folder(root, src)
-    if folder is None:
-        raise DataError(
-            f"{name} not found: put the official python-format folder at {root / src.folder} "
-            f"(files {', '.join(src.train_files[:2])}{', ...' if len(src.train_files) > 2 else ''}, "
-            f"{src.meta_file}) or pass download=True / --download"
-        )
     chunks, labels = [], []
-    for fname in src.train_files:
+    for fname in files:
         path = folder / fname
         if not path.is_file():
-            raise DataError(f"{name}: {path} is missing (the folder must hold {', '.join(src.train_files)})")
+            raise DataError(f"{name}: {path} is missing (the folder must hold {', '.join(files)})")
         batch = _unpickle(path)
         if b"data" not in batch or src.label_key not in batch:
             raise DataError(f"{path} is not a {name} batch: keys b'data' and {src.label_key!r} are required")
@@ -206,17 +205,43 @@ def _read_cifar(name: str, data_dir: str | Path | None, image_size: int, downloa
         names = [str(i) for i in range(n_classes)]
     y = np.concatenate(labels)
     if y.size == 0:
-        raise DataError(f"{name}: {folder} holds no images")
+        raise DataError(f"{name}: {', '.join(files)} in {folder} hold no images")
     if y.min() < 0 or y.max() >= n_classes:
         raise DataError(f"{name}: labels outside [0, {n_classes}) in {folder}")
     images = resize_uint8(torch.from_numpy(np.concatenate(chunks)), image_size)
     return RawData(images, torch.from_numpy(y), names, src.mean, src.std, hflip=True)
 
 
+def _read_cifar(name: str, data_dir: str | Path | None, image_size: int, download: bool) -> RawData:
+    src = CIFAR_SOURCES[name]
+    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    folder = _find_cifar_folder(root, src)
+    if folder is None and download:
+        download_and_extract(src.url, src.md5, root)
+        folder = _find_cifar_folder(root, src)
+    if folder is None:
+        raise DataError(
+            f"{name} not found: put the official python-format folder at {root / src.folder} "
+            f"(files {', '.join(src.train_files[:2])}{', ...' if len(src.train_files) > 2 else ''}, "
+            f"{src.meta_file}) or pass download=True / --download"
+        )
+    return _read_cifar_batches(name, folder, src.train_files, image_size)
+
+
+def _read_cifar_test(name: str, data_dir: str | Path | None, image_size: int) -> RawData:
+    src = CIFAR_SOURCES[name]
+    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    folder = _find_cifar_folder(root, src, src.test_file)
+    if folder is None:
+        where = _find_cifar_folder(root, src) or root / src.folder
+        raise DataError(f"{name} has no test split here: {where / src.test_file} is missing")
+    return _read_cifar_batches(name, folder, (src.test_file,), image_size)
+
+
 def read_cifar10(data_dir: str | Path | None = None, *, image_size: int = 32, download: bool = False) -> RawData:
     """The CIFAR-10 training set (50,000 images) from the official python-format folder
-    ``cifar-10-batches-py`` (``data_dir`` may be that folder or its parent). The test batch is not
-    read: validation is always a split of the training set."""
+    ``cifar-10-batches-py`` (``data_dir`` may be that folder or its parent). Validation is always a
+    split of the training set; the official test batch is read only by :func:`read_cifar10_test`."""
     return _read_cifar("cifar10", data_dir, image_size, download)
 
 
@@ -224,6 +249,19 @@ def read_cifar100(data_dir: str | Path | None = None, *, image_size: int = 32, d
     """The CIFAR-100 training set (50,000 images, fine labels) from ``cifar-100-python`` (``data_dir``
     may be that folder or its parent)."""
     return _read_cifar("cifar100", data_dir, image_size, download)
+
+
+def read_cifar10_test(data_dir: str | Path | None = None, *, image_size: int = 32) -> RawData:
+    """The official CIFAR-10 test set (10,000 images): ``test_batch`` in ``cifar-10-batches-py``
+    (``data_dir`` may be that folder or its parent), resized to ``image_size``. A missing file raises
+    :class:`DataError` naming it."""
+    return _read_cifar_test("cifar10", data_dir, image_size)
+
+
+def read_cifar100_test(data_dir: str | Path | None = None, *, image_size: int = 32) -> RawData:
+    """The official CIFAR-100 test set (10,000 images, fine labels): ``test`` in ``cifar-100-python``
+    (``data_dir`` may be that folder or its parent). A missing file raises :class:`DataError` naming it."""
+    return _read_cifar_test("cifar100", data_dir, image_size)
 
 
 def download_and_extract(url: str, md5: str, dest: str | Path) -> None:
@@ -323,6 +361,15 @@ def _read_tiny_val(folder: Path, class_names: list[str]) -> tuple[list[Path], li
     return paths, labels
 
 
+def _imagefolder_root(data_dir: str | Path | None) -> Path:
+    if data_dir is None:
+        raise DataError("imagefolder needs a data directory (root/train/<class>/*.JPEG)")
+    root = Path(data_dir)
+    if not (root / "train").is_dir():
+        raise DataError(f"image folder {root} has no train/ sub-folder (expected {root / 'train'}/<class>/*.JPEG)")
+    return root
+
+
 def read_imagefolder(data_dir: str | Path | None = None, *, image_size: int = 64, download: bool = False) -> RawData:
     """Images in ``root/train/<class>/*.{JPEG,jpg,png}`` (ImageNet-200 / Tiny-ImageNet layout), with
     an optional ``root/val/<class>/...`` (or Tiny-ImageNet's ``val/images`` + ``val_annotations.txt``)
@@ -331,14 +378,10 @@ def read_imagefolder(data_dir: str | Path | None = None, *, image_size: int = 64
     1.2 GB for Tiny-ImageNet at 64 pixels -- use ``subset`` or a smaller ``image_size`` for ImageNet-200
     at 224). Normalised with the ImageNet mean/std.
     """
-    if data_dir is None:
-        raise DataError("imagefolder needs a data directory (root/train/<class>/*.JPEG)")
     if download:
         raise DataError("imagefolder datasets cannot be downloaded; point data_dir at root/train/<class>/...")
-    root = Path(data_dir)
+    root = _imagefolder_root(data_dir)
     train_dir = root / "train"
-    if not train_dir.is_dir():
-        raise DataError(f"image folder {root} has no train/ sub-folder (expected {train_dir}/<class>/*.JPEG)")
     paths, labels, names = _read_class_tree(train_dir, None)
     if not names or not paths:
         raise DataError(f"no images found under {train_dir}/<class>/ (suffixes {', '.join(IMAGE_SUFFIXES)})")
@@ -357,9 +400,37 @@ def read_imagefolder(data_dir: str | Path | None = None, *, image_size: int = 64
         images,
         torch.tensor(labels, dtype=torch.int64),
         names,
-        (0.485, 0.456, 0.406),
-        (0.229, 0.224, 0.225),
+        IMAGENET_MEAN,
+        IMAGENET_STD,
         hflip=True,
         val_images=val_images,
         val_labels=val_labels,
+    )
+
+
+def read_imagefolder_test(data_dir: str | Path | None = None, *, image_size: int = 64) -> RawData:
+    """The test split of an image folder: ``root/test/<class>/*.{JPEG,jpg,png}``, labelled by the class
+    folders of ``root/train`` (same order, same ImageNet normalisation as :func:`read_imagefolder`).
+
+    Only ``test/`` counts: ``val/`` is already the validation split of :func:`read_imagefolder`. A
+    missing ``test/``, or one without class sub-folders (Tiny-ImageNet's unlabelled ``test/images``),
+    raises :class:`DataError`.
+    """
+    root = _imagefolder_root(data_dir)
+    test_dir = root / "test"
+    if not test_dir.is_dir():
+        raise DataError(
+            f"imagefolder has no test split here: {test_dir} is missing (expected {test_dir}/<class>/*.JPEG)"
+        )
+    names = [d.name for d in _list_class_dirs(root / "train")]
+    paths, labels, _ = _read_class_tree(test_dir, names)
+    if not paths:
+        raise DataError(f"no labelled images under {test_dir}/<class>/ (class folders named as in {root / 'train'})")
+    return RawData(
+        _decode(paths, image_size),
+        torch.tensor(labels, dtype=torch.int64),
+        names,
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        hflip=True,
     )

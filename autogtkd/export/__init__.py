@@ -1,4 +1,4 @@
-"""Export students to ONNX / TorchScript / a state dict, and the student-directory layout.
+"""Export students and teachers to ONNX / TorchScript / a state dict, and the student-directory layout.
 
 A *student directory* is what ``autogtkd distill`` writes (with :func:`save_student_dir`) and
 ``autogtkd export DIR`` reads (with :func:`load_student_dir`)::
@@ -8,8 +8,10 @@ A *student directory* is what ``autogtkd distill`` writes (with :func:`save_stud
                         "in_channels", "arch": {decision: value}, "flops" (MACs, batch 1), "params"}
     DIR/metrics.json   e.g. {"top1": 0.73} (accuracy as a fraction in [0, 1])
 
-:func:`export_model` writes ``model.onnx`` | ``model.torchscript.pt`` | ``model.pt`` with its own
-``arch.json`` (plus export details) and ``metrics.json``.
+:func:`load_model_dir` reads a student directory or the teacher of a training run directory
+(``autogtkd train``: ``config.json``, ``checkpoint.pt``), as ``autogtkd export`` and
+``autogtkd evaluate`` do. :func:`export_model` writes ``model.onnx`` | ``model.torchscript.pt`` |
+``model.pt`` with its own ``arch.json`` (plus export details) and ``metrics.json``.
 
 Example:
     >>> save_student_dir("runs/s1", model, arch, space, {"top1": 0.71})            # doctest: +SKIP
@@ -23,6 +25,8 @@ from autogtkd.export._student import (
     ARCH_FILE,
     METRICS_FILE,
     STUDENT_FILE,
+    ModelDir,
+    load_model_dir,
     load_student_dir,
     save_student_dir,
     space_spec,
@@ -35,7 +39,9 @@ __all__ = [
     "MODEL_FILES",
     "STUDENT_FILE",
     "ExportResult",
+    "ModelDir",
     "export_model",
+    "load_model_dir",
     "load_student_dir",
     "save_student_dir",
     "space_spec",

@@ -1,4 +1,5 @@
-"""Datasets: CIFAR reader on tiny official-format files, error messages, seeded stratified splits, loaders."""
+"""Datasets: CIFAR reader on tiny official-format files, error messages, seeded stratified splits, loaders,
+official test splits."""
 
 from __future__ import annotations
 
@@ -13,7 +14,17 @@ import numpy as np
 import pytest
 import torch
 
-from autogtkd.data import DATASETS, augment_batch, download_and_extract, load_data, stratified_split
+from autogtkd.data import (
+    DATASETS,
+    TEST_SPLITS,
+    RawData,
+    augment_batch,
+    download_and_extract,
+    load_data,
+    load_test_split,
+    register_dataset,
+    stratified_split,
+)
 from autogtkd.exceptions import DataError, UnknownNameError
 
 
@@ -262,3 +273,92 @@ def test_calib_is_a_stratified_slice_of_train() -> None:
     train_rows = {bytes(img.numpy().tobytes()) for img in s.train.images}
     assert all(bytes(img.numpy().tobytes()) in train_rows for img in s.calib.images)
     assert np.bincount(s.calib.labels.numpy(), minlength=10).min() >= 9
+
+
+# ------------------------------------------------------------------------------------ official test splits
+def test_cifar10_test_split_layout_labels_and_normalisation(write_cifar10, tmp_path: Path) -> None:
+    folder = tmp_path / "cifar-10-batches-py"
+    train_labels = write_cifar10(folder, test=30)
+    assert len(train_labels) == 100  # the training batches are as without a test batch
+    batch = pickle.loads((folder / "test_batch").read_bytes())
+    for d in (tmp_path, folder):
+        t = load_test_split("cifar10", d)
+        assert len(t.data) == 30 and t.num_classes == 10 and t.class_names[9] == "truck" and t.image_size == 32
+        assert t.data.labels.tolist() == batch[b"labels"]
+    assert np.array_equal(t.data.images[4, 0].numpy().ravel(), batch[b"data"][4][:1024])  # red plane first
+    assert np.array_equal(t.data.images[4, 2].numpy().ravel(), batch[b"data"][4][2048:])
+    # normalised exactly as the training images
+    splits = load_data("cifar10", folder)
+    x, y = t.data[4]
+    assert torch.allclose(x, splits.train.normalise(t.data.images[4:5])[0]) and int(y) == batch[b"labels"][4]
+    assert torch.allclose(x[0, 0, 0], (torch.tensor(255 / 255) - 0.4914) / 0.2470)  # the marker pixel
+    images, labels = next(iter(t.loader(batch_size=8)))  # file order, not augmented
+    assert torch.equal(images, t.data.batch(torch.arange(8))[0]) and labels.tolist() == batch[b"labels"][:8]
+    # resized exactly as the training images: a test batch holding training batch 1
+    (folder / "test_batch").write_bytes((folder / "data_batch_1").read_bytes())
+    small = load_test_split("cifar10", folder, image_size=16)
+    assert small.data.images.shape == (20, 3, 16, 16)
+    assert torch.equal(small.data.images, DATASETS.get("cifar10")(folder, image_size=16, download=False).images[:20])
+
+
+def test_missing_test_split_names_the_file(write_cifar10, tmp_path: Path) -> None:
+    write_cifar10(tmp_path / "cifar-10-batches-py")
+    with pytest.raises(DataError, match="test_batch is missing") as err:
+        load_test_split("cifar10", tmp_path)
+    assert str(tmp_path / "cifar-10-batches-py" / "test_batch") in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(DataError, match="test_batch is missing"):
+        load_test_split("cifar10", tmp_path / "nowhere")
+    with pytest.raises(DataError, match="'digits' has no official test split"):
+        load_test_split("digits")
+    with pytest.raises(UnknownNameError, match="valid: cifar10, cifar100, digits, imagefolder"):
+        load_test_split("mnist")
+
+
+def test_cifar100_test_split(tmp_path: Path) -> None:
+    folder = tmp_path / "cifar-100-python"
+    _write_cifar100(folder)
+    with pytest.raises(DataError, match="cifar-100-python/test is missing"):
+        load_test_split("cifar100", tmp_path)
+    (folder / "test").write_bytes((folder / "train").read_bytes())
+    t = load_test_split("cifar100", tmp_path, image_size=16)
+    assert len(t.data) == 200 and t.num_classes == 100 and t.class_names[5] == "c5"
+    assert t.data.images.shape[1:] == (3, 16, 16)
+
+
+def test_imagefolder_test_split(tmp_path: Path) -> None:
+    image = pytest.importorskip("PIL.Image")
+    rng = np.random.default_rng(0)
+    for split, classes in (("train", ("n01", "n02", "n03")), ("test", ("n02", "n03"))):
+        for cls in classes:
+            (tmp_path / split / cls).mkdir(parents=True)
+            image.fromarray(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)).save(tmp_path / split / cls / "0.png")
+    t = load_test_split("imagefolder", tmp_path, image_size=8)
+    assert t.class_names == ["n01", "n02", "n03"] and t.data.labels.tolist() == [1, 2]  # labelled as in train/
+    assert t.data.images.shape == (2, 3, 8, 8)
+    (tmp_path / "test" / "n99").mkdir()
+    image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(tmp_path / "test" / "n99" / "0.png")
+    with pytest.raises(DataError, match="n99 is a class not present in the training folder"):
+        load_test_split("imagefolder", tmp_path, image_size=8)
+    (tmp_path / "other" / "train" / "n01").mkdir(parents=True)
+    (tmp_path / "other" / "val" / "n01").mkdir(parents=True)  # val/ is the validation split, not a test split
+    with pytest.raises(DataError, match="test is missing"):
+        load_test_split("imagefolder", tmp_path / "other")
+
+
+def test_registered_dataset_with_a_test_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    def reader(data_dir: object, *, image_size: int, download: bool = False) -> RawData:
+        images = torch.full((4, 3, image_size, image_size), 7, dtype=torch.uint8)
+        return RawData(images, torch.tensor([0, 1, 0, 1]), ["x", "y"], (0.5,) * 3, (0.5,) * 3)
+
+    def test_reader(data_dir: object, *, image_size: int) -> RawData:
+        return reader(data_dir, image_size=image_size)
+
+    monkeypatch.setattr(DATASETS, "_factories", dict(DATASETS._factories))
+    monkeypatch.setattr(TEST_SPLITS, "_factories", dict(TEST_SPLITS._factories))
+    register_dataset("toy", reader, test_reader=test_reader)
+    register_dataset("toy-no-test", reader)
+    t = load_test_split("toy", image_size=8)
+    assert len(t.data) == 4 and t.class_names == ["x", "y"]
+    assert torch.allclose(t.data[0][0], torch.full((3, 8, 8), (7 / 255 - 0.5) / 0.5))
+    with pytest.raises(DataError, match="'toy-no-test' has no official test split"):
+        load_test_split("toy-no-test")
