@@ -87,7 +87,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "batch_size": 16,
         "max_steps_per_epoch": 2,
     },
-    # The registered CPU protocol (docs/benchmarks_gtn.md): about 2.3 h with --jobs 2 on 2 cores.
+    # The registered CPU protocol (docs/benchmarks_gtn.md): about 2.2 h with --jobs 2 on 2 cores.
     "cpu": {
         "space": "mbv3-cifar16-narrow",
         "teacher": "resnet32x4",
@@ -95,8 +95,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train_images": 4000,
         "selection_images": 2000,
         "eval_images": 10000,
-        "epochs": 12,
-        "kd_epochs": 3,
+        "epochs": 10,
+        "kd_epochs": 2,
         "students": 4,
         "seeds": 3,
         "teacher_seeds": 2,
