@@ -1,14 +1,19 @@
 """Search strategies behind one interface: a factory ``(problem, seed, **options) -> optuna sampler``.
 
-* ``nsga2``: Optuna's NSGA-II (constrained domination through ``Trial.set_constraint``);
-* ``tpe``: Optuna's multi-objective TPE (multivariate, constraint-aware);
-* ``evolution``: aging (regularised) evolution with Pareto-rank tournament selection and
-  constraint-aware mutation (:class:`EvolutionSampler`);
+* ``tpe``: Optuna's multivariate, constraint-aware multi-objective TPE (:class:`TPEArchSampler`),
+  after a constraint-aware random initial design, never proposing an architecture already scored;
+* ``evolution``: textbook aging (regularised) evolution with Pareto-rank tournaments
+  (:class:`EvolutionSampler`);
+* ``nsga2``: steady-state NSGA-II -- elitist survival by non-dominated rank and crowding distance,
+  binary tournaments, uniform crossover and mutation (:class:`NSGA2Sampler`);
 * ``random``: constraint-aware uniform sampling (:class:`ConstrainedRandomSampler`), the floor.
 
 Every strategy proposes *all* decisions of the space as categorical parameters (scalars), so one
-trial = one architecture. Custom samplers draw from ``np.random.default_rng([seed, trial.number])``:
-reproducible, and different in every trial of a resumed or shared study.
+trial = one architecture. The guided strategies start from the same random initial design as
+``random`` (same seeded stream), so they equal it until their ``n_initial`` architectures are scored,
+and they skip architectures that are already scored (a duplicate proposal would only cost a trial).
+Custom samplers draw from ``np.random.default_rng([seed, trial.number])``: reproducible, and
+different in every trial of a resumed or shared study.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
 from autogtkd.registry import Registry
-from autogtkd.search._pareto import nondominated_ranks, to_minimisation
+from autogtkd.search._pareto import hypervolume, nondominated_ranks, pareto_mask, to_minimisation
 from autogtkd.search._problem import SearchProblem
 from autogtkd.space import Arch
 
@@ -33,7 +38,10 @@ __all__ = [
     "STRATEGIES",
     "ConstrainedRandomSampler",
     "EvolutionSampler",
+    "NSGA2Sampler",
+    "TPEArchSampler",
     "create_sampler",
+    "crowding_distance",
     "distributions",
     "list_strategies",
 ]
@@ -55,13 +63,56 @@ def evaluated_trials(trials: list[FrozenTrial]) -> list[FrozenTrial]:
     return [t for t in trials if t.state == TrialState.COMPLETE and t.user_attrs.get(STATUS_ATTR) == "evaluated"]
 
 
-class _ArchSampler(BaseSampler):
-    """Base of the custom samplers: propose a whole architecture in ``sample_relative``."""
+def claimed_keys(trials: list[FrozenTrial]) -> set[str]:
+    """Keys of the architectures scored, screened or being scored (proposing one again is wasted)."""
+    return {
+        t.user_attrs["arch_key"]
+        for t in trials
+        if t.state in (TrialState.COMPLETE, TrialState.RUNNING) and t.user_attrs.get("arch_key")
+    }
 
-    def __init__(self, problem: SearchProblem, *, seed: int = 0) -> None:
+
+def crowding_distance(points: np.ndarray) -> np.ndarray:
+    """NSGA-II crowding distance of each point among ``points`` (shape ``(n, m)``): the sum over
+    objectives of the normalised gap between its neighbours; boundary points get ``inf``."""
+    p = np.asarray(points, dtype=np.float64)
+    n = p.shape[0]
+    out = np.zeros(n)
+    if n <= 2:
+        return np.full(n, np.inf)
+    for j in range(p.shape[1]):
+        order = np.argsort(p[:, j], kind="stable")
+        span = p[order[-1], j] - p[order[0], j]
+        out[order[0]] = out[order[-1]] = np.inf
+        if span > 0:
+            out[order[1:-1]] += (p[order[2:], j] - p[order[:-2], j]) / span
+    return out
+
+
+def _check(cond: bool, message: str) -> None:
+    if not cond:
+        raise ValueError(message)
+
+
+class _ArchSampler(BaseSampler):
+    """Base of the custom samplers: propose a whole architecture in ``sample_relative``.
+
+    Args:
+        problem: the search problem.
+        seed: seeds the per-trial generators.
+        n_initial: random (constraint-aware) architectures scored before the strategy takes over.
+        dedupe_tries: proposals drawn per trial to find an architecture that is not scored yet;
+            then as many one-decision mutations of the last one (``1``: no de-duplication).
+    """
+
+    def __init__(self, problem: SearchProblem, *, seed: int = 0, n_initial: int = 0, dedupe_tries: int = 20) -> None:
+        _check(n_initial >= 0 and dedupe_tries >= 1, "need n_initial >= 0 and dedupe_tries >= 1")
         self.problem = problem
         self.seed = int(seed)
+        self.n_initial = int(n_initial)
+        self.dedupe_tries = int(dedupe_tries)
         self._dists = distributions(problem)
+        self._seen: set[str] = set()
 
     def _rng(self, trial: FrozenTrial) -> np.random.Generator:
         return np.random.default_rng([self.seed, trial.number])
@@ -72,7 +123,22 @@ class _ArchSampler(BaseSampler):
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
-        arch = self.propose(study, trial, self._rng(trial))
+        rng = self._rng(trial)
+        trials = study.get_trials(deepcopy=False)
+        done = sorted(evaluated_trials(trials), key=lambda t: t.number)
+        if len(done) < self.n_initial:
+            arch = self.problem.sample(rng)  # the same stream as ``random``
+        else:
+            seen = self._seen = claimed_keys(trials)
+            arch = self.propose(study, trial, rng, done)
+            for _ in range(self.dedupe_tries - 1):
+                if arch.key not in seen:
+                    break
+                arch = self.propose(study, trial, rng, done)
+            for _ in range(self.dedupe_tries if self.dedupe_tries > 1 else 0):
+                if arch.key not in seen:
+                    break
+                arch = self._mutate(arch, rng, 0.0)  # the proposals keep repeating: a new neighbour
         return {k: v for k, v in arch.items() if k in search_space}
 
     def sample_independent(
@@ -82,62 +148,232 @@ class _ArchSampler(BaseSampler):
         rng = np.random.default_rng([self.seed, trial.number, len(param_name)])
         return param_distribution.choices[int(rng.integers(len(param_distribution.choices)))]
 
-    def propose(self, study: Study, trial: FrozenTrial, rng: np.random.Generator) -> Arch:
+    def propose(self, study: Study, trial: FrozenTrial, rng: np.random.Generator, done: list[FrozenTrial]) -> Arch:
+        """One proposal, given the evaluated trials ``done`` (in trial order)."""
         raise NotImplementedError
+
+    # ------------------------------------------------------------------ shared variation
+    def _objectives(self, done: list[FrozenTrial]) -> np.ndarray:
+        return to_minimisation(np.array([t.values for t in done], dtype=np.float64), self.problem.maximise)
+
+    def _best_by_improvement(
+        self, candidates: list[tuple[Arch, float]], done: list[FrozenTrial], rng: np.random.Generator
+    ) -> Arch:
+        """The candidate ``(arch, estimated accuracy)`` whose point -- its costs are known before
+        scoring, its accuracy estimated -- adds most hypervolume to the evaluated trials (objectives
+        normalised to their range so far, reference 1.1); ties (often: no gain) broken at random."""
+        if len(candidates) == 1 or "accuracy" not in self.problem.objectives:
+            return candidates[int(rng.integers(len(candidates)))][0]
+        pts = self._objectives(done)
+        cand = to_minimisation(
+            np.array(
+                [self.problem.values({**self.problem.costs(a), "accuracy": acc}) for a, acc in candidates],
+                dtype=np.float64,
+            ),
+            self.problem.maximise,
+        )
+        lo, hi = pts.min(0), pts.max(0)
+        span = np.where(hi > lo, hi - lo, 1.0)
+        z, zc = (pts - lo) / span, (cand - lo) / span
+        z = z[pareto_mask(z)]  # only the front bounds the gain
+        ref = np.full(pts.shape[1], 1.1)
+        base = hypervolume(z, ref)
+        gain = np.array([hypervolume(np.vstack([z, c[None]]), ref) - base for c in zc])
+        best = np.flatnonzero(gain >= gain.max() - 1e-12)
+        return candidates[int(rng.choice(best))][0]
+
+    def _mutate(self, arch: Arch, rng: np.random.Generator, prob: float, tries: int = 10) -> Arch:
+        """A feasible mutant: each decision resampled with probability ``prob`` and at least one
+        changed (``prob=0``: exactly one decision), retried ``tries`` times, then repaired."""
+        child = self.problem.space.mutate(arch, rng, prob=prob)
+        for _ in range(tries - 1):
+            if self.problem.feasible(child):
+                return child
+            child = self.problem.space.mutate(arch, rng, prob=prob)
+        return self.problem.repair(child, rng)
 
 
 class ConstrainedRandomSampler(_ArchSampler):
     """Uniform per-decision sampling under the budgets (bounded rejection, then repair)."""
 
-    def propose(self, study: Study, trial: FrozenTrial, rng: np.random.Generator) -> Arch:
+    def __init__(self, problem: SearchProblem, *, seed: int = 0) -> None:
+        super().__init__(problem, seed=seed, dedupe_tries=1)
+
+    def propose(self, study: Study, trial: FrozenTrial, rng: np.random.Generator, done: list[FrozenTrial]) -> Arch:
         return self.problem.sample(rng)
 
 
 class EvolutionSampler(_ArchSampler):
     """Aging (regularised) evolution (Real et al. 2019) for several objectives.
 
-    The population is the ``population_size`` most recent evaluated trials (the oldest die). Each
-    proposal draws ``tournament_size`` members, keeps those of best non-dominated rank within the
-    population (ties broken at random), and mutates it with :meth:`SearchProblem.mutate` (bounded
-    retries, then repair toward smaller choices, so the child meets the budgets). Until the
-    population is full, proposals are constraint-aware random samples.
+    After ``n_initial`` random architectures (default: ``population_size``), the population is the
+    ``population_size`` most recent evaluated trials (the oldest die). Each proposal draws
+    ``tournament_size`` members, keeps those of best non-dominated rank within the population (ties
+    broken at random), and mutates the winner: each decision resampled with probability
+    ``mutation_prob``, at least one changed (``0``, the default: exactly one decision -- the
+    textbook mutation), until the child meets the budgets (10 tries, then repair).
+
+    With ``n_candidates > 1`` (default 16; ``1`` is the textbook algorithm) each proposal runs that many tournaments and mutations and keeps the
+    new child that would add most hypervolume if it scored its parent's accuracy (its costs are
+    known before scoring): the search fills gaps of the front's cost axis first.
     """
 
-    def __init__(self, problem: SearchProblem, *, seed: int = 0, population_size: int = 16, tournament_size: int = 4) -> None:
-        super().__init__(problem, seed=seed)
-        if population_size < 2 or not 1 <= tournament_size <= population_size:
-            raise ValueError("need population_size >= 2 and 1 <= tournament_size <= population_size")
+    def __init__(
+        self,
+        problem: SearchProblem,
+        *,
+        seed: int = 0,
+        population_size: int = 50,
+        tournament_size: int = 10,
+        mutation_prob: float = 0.0,
+        n_candidates: int = 16,
+        n_initial: int | None = None,
+        dedupe_tries: int = 20,
+    ) -> None:
+        _check(n_candidates >= 1, "need n_candidates >= 1")
+        _check(
+            population_size >= 2 and 1 <= tournament_size <= population_size,
+            "need population_size >= 2 and 1 <= tournament_size <= population_size",
+        )
+        _check(0.0 <= mutation_prob <= 1.0, "need 0 <= mutation_prob <= 1")
+        super().__init__(
+            problem,
+            seed=seed,
+            n_initial=population_size if n_initial is None else max(n_initial, 1),
+            dedupe_tries=dedupe_tries,
+        )
         self.population_size = population_size
         self.tournament_size = tournament_size
+        self.mutation_prob = mutation_prob
+        self.n_candidates = n_candidates
 
-    def propose(self, study: Study, trial: FrozenTrial, rng: np.random.Generator) -> Arch:
-        done = evaluated_trials(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-        if len(done) < self.population_size:
-            return self.problem.sample(rng)
-        population = sorted(done, key=lambda t: t.number)[-self.population_size :]
-        values = to_minimisation(np.array([t.values for t in population]), self.problem.maximise)
+    def propose(self, study: Study, trial: FrozenTrial, rng: np.random.Generator, done: list[FrozenTrial]) -> Arch:
+        population = done[-self.population_size :]
+        ranks = nondominated_ranks(self._objectives(population))
+        children: list[tuple[Arch, float]] = []
+        for _ in range(self.n_candidates):
+            picks = rng.choice(len(population), size=min(self.tournament_size, len(population)), replace=False)
+            best = picks[ranks[picks] == ranks[picks].min()]
+            parent = population[int(rng.choice(best))]
+            child = self._mutate(Arch.from_dict(parent.user_attrs["arch"]), rng, self.mutation_prob)
+            if self.n_candidates == 1 or child.key not in self._seen:
+                children.append((child, float(parent.user_attrs["metrics"].get("accuracy", 0.0))))
+        return self._best_by_improvement(children, done, rng) if children else child
+
+
+class NSGA2Sampler(_ArchSampler):
+    """Steady-state NSGA-II (Deb et al. 2002) over whole architectures.
+
+    After ``n_initial`` random architectures (default: ``population_size``), each proposal ranks
+    *all* evaluated trials by non-dominated rank, then crowding distance, keeps the best
+    ``population_size`` (elitist survival), picks two parents by binary tournaments on that order,
+    applies uniform crossover with probability ``crossover_prob`` and mutation (each decision
+    resampled with probability ``mutation_prob``, default ``1 / number of decisions``, at least one
+    changed), and repairs the child onto the budgets. ``n_candidates`` works as in
+    :class:`EvolutionSampler` (estimated accuracy: the parents' mean).
+    """
+
+    def __init__(
+        self,
+        problem: SearchProblem,
+        *,
+        seed: int = 0,
+        population_size: int = 20,
+        crossover_prob: float = 0.9,
+        mutation_prob: float | None = None,
+        n_candidates: int = 16,
+        n_initial: int | None = None,
+        dedupe_tries: int = 20,
+    ) -> None:
+        _check(population_size >= 2 and n_candidates >= 1, "need population_size >= 2 and n_candidates >= 1")
+        _check(0.0 <= crossover_prob <= 1.0, "need 0 <= crossover_prob <= 1")
+        _check(mutation_prob is None or 0.0 <= mutation_prob <= 1.0, "need 0 <= mutation_prob <= 1")
+        super().__init__(
+            problem,
+            seed=seed,
+            n_initial=population_size if n_initial is None else max(n_initial, 2),
+            dedupe_tries=dedupe_tries,
+        )
+        self.population_size = population_size
+        self.crossover_prob = crossover_prob
+        n = len(problem.space.choices)
+        self.mutation_prob = 1.0 / n if mutation_prob is None else mutation_prob
+        self.n_candidates = n_candidates
+
+    def propose(self, study: Study, trial: FrozenTrial, rng: np.random.Generator, done: list[FrozenTrial]) -> Arch:
+        values = self._objectives(done)
         ranks = nondominated_ranks(values)
-        picks = rng.choice(len(population), size=self.tournament_size, replace=False)
-        best = picks[ranks[picks] == ranks[picks].min()]
-        parent = population[int(rng.choice(best))]
-        return self.problem.mutate(Arch.from_dict(parent.user_attrs["arch"]), rng)
+        crowd = np.zeros(len(done))
+        for r in np.unique(ranks):
+            idx = np.flatnonzero(ranks == r)
+            crowd[idx] = crowding_distance(values[idx])
+        order = np.lexsort((-crowd, ranks))[: self.population_size]  # best first
+
+        def tournament() -> FrozenTrial:
+            i, j = rng.choice(len(order), size=2, replace=len(order) < 2)
+            return done[order[min(i, j)]]
+
+        children: list[tuple[Arch, float]] = []
+        for _ in range(self.n_candidates):
+            parents = [tournament()]
+            child = Arch.from_dict(parents[0].user_attrs["arch"])
+            if rng.random() < self.crossover_prob:
+                parents.append(tournament())
+                child = self.problem.space.crossover(child, Arch.from_dict(parents[1].user_attrs["arch"]), rng)
+            child = self._mutate(child, rng, self.mutation_prob)
+            if self.n_candidates == 1 or child.key not in self._seen:
+                acc = float(np.mean([t.user_attrs["metrics"].get("accuracy", 0.0) for t in parents]))
+                children.append((child, acc))
+        return self._best_by_improvement(children, done, rng) if children else child
 
 
-@STRATEGIES.register("nsga2")
-def _nsga2(problem: SearchProblem, *, seed: int = 0, population_size: int = 16, **kw: Any) -> BaseSampler:
-    return optuna.samplers.NSGAIISampler(population_size=population_size, seed=seed, **kw)
+class TPEArchSampler(_ArchSampler):
+    """Optuna's multivariate multi-objective TPE (constraint-aware through ``Trial.set_constraint``),
+    after ``n_initial`` constraint-aware random architectures; a proposal that is already scored is
+    redrawn (``dedupe_tries`` times), then mutated until it is new (see :class:`_ArchSampler`). ``n_ei_candidates`` and other
+    keyword options go to :class:`optuna.samplers.TPESampler`."""
+
+    def __init__(
+        self,
+        problem: SearchProblem,
+        *,
+        seed: int = 0,
+        n_initial: int = 20,
+        n_ei_candidates: int = 24,
+        dedupe_tries: int = 3,
+        **tpe_options: Any,
+    ) -> None:
+        super().__init__(problem, seed=seed, n_initial=max(n_initial, 1), dedupe_tries=dedupe_tries)
+        self._tpe = optuna.samplers.TPESampler(
+            n_startup_trials=1, n_ei_candidates=n_ei_candidates, multivariate=True, seed=seed, **tpe_options
+        )
+
+    def propose(self, study: Study, trial: FrozenTrial, rng: np.random.Generator, done: list[FrozenTrial]) -> Arch:
+        params = self._tpe.sample_relative(study, trial, dict(self._dists))
+        if not params:  # TPE needs one complete trial
+            return self.problem.sample(rng)
+        return self.problem.space.canonical(params)
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        self._tpe.before_trial(study, trial)
+
+    def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values: Any) -> None:
+        self._tpe.after_trial(study, trial, state, values)
 
 
 @STRATEGIES.register("tpe")
-def _tpe(problem: SearchProblem, *, seed: int = 0, n_startup_trials: int = 10, **kw: Any) -> BaseSampler:
-    return optuna.samplers.TPESampler(
-        n_startup_trials=n_startup_trials, multivariate=True, seed=seed, **kw
-    )
+def _tpe(problem: SearchProblem, *, seed: int = 0, **kw: Any) -> BaseSampler:
+    return TPEArchSampler(problem, seed=seed, **kw)
 
 
 @STRATEGIES.register("evolution")
 def _evolution(problem: SearchProblem, *, seed: int = 0, **kw: Any) -> BaseSampler:
     return EvolutionSampler(problem, seed=seed, **kw)
+
+
+@STRATEGIES.register("nsga2")
+def _nsga2(problem: SearchProblem, *, seed: int = 0, **kw: Any) -> BaseSampler:
+    return NSGA2Sampler(problem, seed=seed, **kw)
 
 
 @STRATEGIES.register("random")

@@ -126,7 +126,10 @@ class SearchSpace(ABC):
             names = [c.name for c in choices]
             unknown = sorted(set(arch) - set(names))
             missing = [n for n in names if n not in arch]
-            parts = [f"unknown keys {_short(unknown)}" if unknown else "", f"missing keys {_short(missing)}" if missing else ""]
+            parts = [
+                f"unknown keys {_short(unknown)}" if unknown else "",
+                f"missing keys {_short(missing)}" if missing else "",
+            ]
             raise ArchError(f"not an architecture of {self.name!r}: " + "; ".join(p for p in parts if p))
         values: dict[str, Scalar] = {}
         for c in choices:
@@ -208,28 +211,89 @@ class SearchSpace(ABC):
         return math.prod(len(c.options) for c in self.choices)
 
     # ------------------------------------------------------------------ encodings
+    def encoding_kind(self, choice: Choice) -> str:
+        """How :meth:`encode` represents ``choice``: ``"ordinal"`` (numeric decisions: their value) or
+        ``"categorical"`` (others: one indicator column per option; one 0/1 column for two options).
+        Spaces may override it (:class:`~autogtkd.space.ChoiceSpace` takes declarations)."""
+        return "ordinal" if choice.numeric else "categorical"
+
+    def _encoding_plan(self) -> tuple[list[tuple[int, str]], int, list[tuple[tuple[str, ...], list[int]]]]:
+        """``(per decision: (first column, kind), decision columns, option-count groups: (options as
+        strings, decision indices))``; kind is ``ordinal``, ``onehot`` or ``index``."""
+        plan = self.__dict__.get("_encoding_plan_memo")
+        if plan is None:
+            cols: list[tuple[int, str]] = []
+            groups: dict[tuple[str, ...], list[int]] = {}
+            j = 0
+            for i, c in enumerate(self.choices):
+                kind = self.encoding_kind(c)
+                if kind not in ("ordinal", "categorical"):
+                    raise SpaceError(f"decision {c.name!r}: encoding {kind!r} is neither 'ordinal' nor 'categorical'")
+                if kind == "categorical" and len(c.options) > 2:
+                    kind = "onehot"
+                    groups.setdefault(tuple(sorted(map(str, c.options))), []).append(i)
+                elif kind == "categorical" or not c.numeric:
+                    kind = "index"  # two options, or declared ordinal without numbers: the option's position
+                cols.append((j, kind))
+                j += len(c.options) if kind == "onehot" else 1
+            plan = (cols, j, [(opts, idx) for opts, idx in groups.items() if len(idx) > 1])
+            self.__dict__["_encoding_plan_memo"] = plan
+        return plan
+
     @property
     def encoding_names(self) -> list[str]:
-        """Names of the columns of :meth:`encode`."""
-        return [c.name for c in self.choices]
+        """Names of the columns of :meth:`encode`: ``decision`` (ordinal or two options),
+        ``decision=option`` (one-hot) and ``count/option`` (option counts of a shared option set,
+        ``count<k>/option`` when several sets are shared)."""
+        cols, _, groups = self._encoding_plan()
+        names: list[str] = []
+        for c, (_, kind) in zip(self.choices, cols):
+            names += [f"{c.name}={o}" for o in c.options] if kind == "onehot" else [c.name]
+        for g, (opts, _) in enumerate(groups):
+            prefix = "count" if len(groups) == 1 else f"count{g}"
+            names += [f"{prefix}/{o}" for o in opts]
+        return names
 
     def encode(self, arch: Mapping[str, Any]) -> np.ndarray:
-        """A float vector for predictors, shape ``(len(choices),)``.
+        """A float vector for predictors, shape ``(len(encoding_names),)``.
 
-        Numeric decisions give their value, others their option index; inactive decisions give 0.
+        Ordinal numeric decisions give their value; categorical decisions with more than two options
+        one indicator per option (so linear models and look-up tables learn a cost per option), with
+        two options their option index (0/1); decisions with the same option set add how often each
+        option occurs. Inactive decisions give zeros.
+
+        Example:
+            >>> from autogtkd.space import ChoiceSpace
+            >>> s = ChoiceSpace("toy", {"k": [3, 5], "a": ["x", "y", "z"], "b": ["x", "y", "z"]})
+            >>> s.encode({"k": 5, "a": "y", "b": "y"}).tolist()
+            [5.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 2.0, 0.0]
         """
         a = self.canonical(arch)
-        out = np.zeros(len(self.choices), dtype=np.float64)
-        for i, c in enumerate(self.choices):
-            if self.has_conditions and not self.is_active(c.name, a):
+        cols, n_cols, groups = self._encoding_plan()
+        out = np.zeros(n_cols + sum(len(opts) for opts, _ in groups), dtype=np.float64)
+        active = [not self.has_conditions or self.is_active(c.name, a) for c in self.choices]
+        for c, (j, kind), on in zip(self.choices, cols, active):
+            if not on:
                 continue
             v = a[c.name]
-            out[i] = float(v) if c.numeric else float(c.index(v))
+            if kind == "ordinal":
+                out[j] = float(v)
+            elif kind == "onehot":
+                out[j + c.index(v)] = 1.0
+            else:
+                out[j] = float(c.index(v))
+        j = n_cols
+        for opts, idx in groups:
+            pos = {o: k for k, o in enumerate(opts)}
+            for i in idx:
+                if active[i]:
+                    out[j + pos[str(a[self.choices[i].name])]] += 1.0
+            j += len(opts)
         return out
 
     def encode_many(self, archs: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """Stack :meth:`encode` of many archs, shape ``(n, len(choices))``."""
-        return np.stack([self.encode(a) for a in archs]) if archs else np.zeros((0, len(self.choices)))
+        """Stack :meth:`encode` of many archs, shape ``(n, len(encoding_names))``."""
+        return np.stack([self.encode(a) for a in archs]) if archs else np.zeros((0, len(self.encoding_names)))
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:

@@ -176,7 +176,8 @@ def test_custom_space_without_supernet_or_costs() -> None:
     y = np.array([0.2 + 0.02 * a["depth"] * a["width"] * cost[a["op"]] + 0.05 * a["depth"] for a in archs])
     meas = Measurements({"space": "toy"}, tuple({"arch": a.to_dict(), "latency_ms": float(v)} for a, v in zip(archs, y)))
     pred, metrics = fit_predictor(meas, space, test_size=0.3, cv=3)
-    assert pred.featurizer_.n_lut == 0 and pred.featurizer_.n_analytic == 0
+    # no shared option set, so no option counts; the LUT block is the encoding (op one-hot)
+    assert pred.featurizer_.n_lut == len(space.encoding_names) == 5 and pred.featurizer_.n_analytic == 0
     assert metrics["n_train"] == 63 and metrics["n_test"] == 27
     assert metrics["model"] in ("gbr", "extra_trees")  # the interaction defeats the linear candidate
     assert metrics["kendall_tau"] > 0.85 and metrics["within_10pct"] > 0.5

@@ -9,17 +9,20 @@ Columns, in this order (the regressors rely on it):
    value is a flag (not a number) or a small integer ``<=`` :data:`MAX_KIND_INT` -- kernel sizes,
    strides, squeeze-excite / activation / projection flags, but not channel widths or
    resolutions -- e.g. ``mb|4=5|5=2|7=True|8=relu|9=True``. No knowledge of the layout is needed.
-   For other spaces: total FLOPs and params when the space can count them, else nothing.
+   For other spaces: total FLOPs and params when the space can count them, and the option counts
+   of the encoding (``count/...`` columns: how often each op occurs) -- an op-count regression.
 2. **lut** (``n_lut`` columns): how many times each layer signature seen at fit time occurs in the
    architecture -- the design matrix of an OFA-style look-up table (latency = sum of block entries).
-3. **tabular**: the space's own encoding (:meth:`SearchSpace.encode`) plus total FLOPs, params,
-   activations and layer count.
+   For spaces without ``layer_costs``: the space's encoding (one-hot per categorical decision,
+   values of numeric ones, option counts), or the user's ``features(arch)`` vector.
+3. **tabular** (spaces with ``layer_costs`` only): the space's encoding (or ``features(arch)``) plus
+   total FLOPs, params, activations and layer count.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -94,10 +97,21 @@ class ArchFeaturizer:
     """
 
     def __init__(
-        self, space: SearchSpace, *, kinds: Sequence[str] = (), signatures: Sequence[str] = (),
-        totals: Sequence[str] = (), positions: Mapping[str, Sequence[int]] | None = None,
+        self,
+        space: SearchSpace,
+        *,
+        kinds: Sequence[str] = (),
+        signatures: Sequence[str] = (),
+        totals: Sequence[str] = (),
+        positions: Mapping[str, Sequence[int]] | None = None,
+        features: Callable[[Any], Any] | None = None,
+        n_custom: int = 0,
     ) -> None:
         self.space = space
+        self.features = features
+        self.n_custom = int(n_custom) if features is not None else 0
+        names = space.encoding_names
+        self._counts = [] if features is not None else [i for i, n in enumerate(names) if n.startswith("count")]
         self.positions = {k: list(v) for k, v in (positions or {}).items()}
         self.kinds = tuple(kinds)
         self.signatures = tuple(signatures)
@@ -107,9 +121,21 @@ class ArchFeaturizer:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def fit(cls, space: SearchSpace, archs: Sequence[Mapping[str, Any]]) -> ArchFeaturizer:
+    def fit(
+        cls,
+        space: SearchSpace,
+        archs: Sequence[Mapping[str, Any]],
+        *,
+        features: Callable[[Any], Any] | None = None,
+    ) -> ArchFeaturizer:
         """Learn layer kinds and signatures from ``archs`` (built-in spaces) or probe which totals
-        the space can count (other spaces)."""
+        the space can count (other spaces). ``features(arch) -> 1-D vector`` replaces the space's
+        encoding (:meth:`SearchSpace.encode`) in the columns above."""
+        n_custom = 0
+        if features is not None:
+            if not archs:
+                raise PredictorError("custom features need at least one architecture to size them")
+            n_custom = int(np.asarray(features(archs[0]), dtype=np.float64).reshape(-1).size)
         if _has_layer_costs(space):
             sigs: dict[str, None] = {}
             for a in archs:
@@ -118,7 +144,9 @@ class ArchFeaturizer:
             signatures = sorted(sigs)
             positions = kind_positions(signatures)
             kinds = sorted({layer_kind(s, positions) for s in signatures})
-            return cls(space, kinds=kinds, signatures=signatures, positions=positions)
+            return cls(
+                space, kinds=kinds, signatures=signatures, positions=positions, features=features, n_custom=n_custom
+            )
         totals: list[str] = []
         if archs:
             for name in ("flops", "params"):
@@ -127,40 +155,56 @@ class ArchFeaturizer:
                     totals.append(name)
                 except (AutoGTKDError, NotImplementedError):
                     pass
-        return cls(space, totals=totals)
+        return cls(space, totals=totals, features=features, n_custom=n_custom)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state (kinds, signatures, totals, encoding names)."""
         return {
-            "kinds": list(self.kinds), "signatures": list(self.signatures), "totals": list(self.totals),
-            "positions": self.positions, "encoding_names": list(self.space.encoding_names),
+            "kinds": list(self.kinds),
+            "signatures": list(self.signatures),
+            "totals": list(self.totals),
+            "positions": self.positions,
+            "encoding_names": list(self.space.encoding_names),
+            **({"custom_features": self.n_custom} if self.features is not None else {}),
         }
 
     @classmethod
     def from_dict(cls, space: SearchSpace, data: Mapping[str, Any]) -> ArchFeaturizer:
         """Inverse of :meth:`to_dict`; refuses a state made for a space with other decisions."""
+        if data.get("custom_features"):
+            raise PredictorError("this predictor was fitted with custom features(arch), which cannot be restored")
         if list(data.get("encoding_names", [])) != list(space.encoding_names):
             raise PredictorError(f"the predictor's features do not match the decisions of space {space.name!r}")
         if data.get("signatures") and not _has_layer_costs(space):
             raise PredictorError(f"the predictor needs layer_costs(), which space {space.name!r} lacks")
-        return cls(space, kinds=data.get("kinds", ()), signatures=data.get("signatures", ()),
-                   totals=data.get("totals", ()), positions=data.get("positions", {}))
+        return cls(
+            space,
+            kinds=data.get("kinds", ()),
+            signatures=data.get("signatures", ()),
+            totals=data.get("totals", ()),
+            positions=data.get("positions", {}),
+        )
 
     # ------------------------------------------------------------------ columns
     @property
+    def n_encoding(self) -> int:
+        """Columns of the encoding (the space's, or the custom features')."""
+        return self.n_custom if self.features is not None else len(self.space.encoding_names)
+
+    @property
     def n_analytic(self) -> int:
         """Number of analytic columns (first block)."""
-        return len(self.kinds) * len(_KIND_STATS) + len(self.totals)
+        return len(self.kinds) * len(_KIND_STATS) + len(self.totals) + (0 if self.kinds else len(self._counts))
 
     @property
     def n_lut(self) -> int:
-        """Number of look-up-table (signature count) columns (second block)."""
-        return len(self.signatures)
+        """Number of look-up-table columns (second block)."""
+        return len(self.signatures) if self.kinds else self.n_encoding
 
     @property
     def n_tabular(self) -> int:
         """Number of tabular columns (last block)."""
-        return len(self.space.encoding_names) + (4 if self.kinds else 0)
+        return self.n_encoding + 4 if self.kinds else 0
 
     @property
     def n_features(self) -> int:
@@ -170,12 +214,20 @@ class ArchFeaturizer:
     @property
     def feature_names(self) -> list[str]:
         """Column names, shape ``(n_features,)``."""
+        enc = (
+            [f"enc/{n}" for n in self.space.encoding_names]
+            if self.features is None
+            else [f"custom/{i}" for i in range(self.n_custom)]
+        )
         names = [f"{k}/{s}" for k in self.kinds for s in _KIND_STATS] + [f"total/{t}" for t in self.totals]
-        names += [f"lut/{s}" for s in self.signatures]
-        names += [f"enc/{n}" for n in self.space.encoding_names]
         if self.kinds:
-            names += ["total/flops", "total/params", "total/activations", "total/layers"]
-        return names
+            return (
+                names
+                + [f"lut/{s}" for s in self.signatures]
+                + enc
+                + ["total/flops", "total/params", "total/activations", "total/layers"]
+            )
+        return names + [f"enc/{self.space.encoding_names[i]}" for i in self._counts] + enc
 
     def unseen_signatures(self, arch: Mapping[str, Any]) -> list[str]:
         """Signatures of ``arch`` missing from the look-up table (priced by the analytic part only)."""
@@ -187,9 +239,10 @@ class ArchFeaturizer:
         """Feature matrix of ``archs``, shape ``(n, n_features)``, float64."""
         X = np.zeros((len(archs), self.n_features), dtype=np.float64)
         if len(archs):
-            X[:, self.n_analytic + self.n_lut:self.n_analytic + self.n_lut + len(self.space.encoding_names)] = (
-                self.space.encode_many(list(archs))
-            )
+            start = self.n_analytic + (self.n_lut if self.kinds else 0)
+            X[:, start : start + self.n_encoding] = self._encode(archs)
+            if self._counts and not self.kinds:
+                X[:, len(self.totals) : self.n_analytic] = X[:, start : start + self.n_encoding][:, self._counts]
         for i, arch in enumerate(archs):
             if self.kinds:
                 self._fill_layers(X[i], self.space.layer_costs(arch))  # type: ignore[attr-defined]
@@ -197,6 +250,14 @@ class ArchFeaturizer:
                 for j, name in enumerate(self.totals):
                     X[i, j] = float(getattr(self.space, name)(arch))
         return X
+
+    def _encode(self, archs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        if self.features is None:
+            return self.space.encode_many(list(archs))
+        rows = [np.asarray(self.features(a), dtype=np.float64).reshape(-1) for a in archs]
+        if any(r.size != self.n_custom for r in rows):
+            raise PredictorError(f"features(arch) must return {self.n_custom} numbers for every architecture")
+        return np.stack(rows)
 
     def _fill_layers(self, row: np.ndarray, layers: Sequence[Any]) -> None:
         counts = Counter(layer.signature for layer in layers)

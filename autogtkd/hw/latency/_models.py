@@ -6,7 +6,9 @@
   of its blocks', fitted from whole-network measurements (we do not time blocks in isolation:
   block timings miss the fusion and memory effects of the whole graph).
 * :class:`LatencyRegressor` -- picks a model kind from the :data:`MODEL_KINDS` registry by
-  K-fold cross-validated mean absolute percentage error and refits it on all data.
+  K-fold cross-validated mean absolute percentage error with the one-standard-error rule (the
+  simplest kind whose error is within one standard error of the best; CV on tens of points is
+  noisy and would otherwise over-pick flexible models) and refits it on all data.
 
 Both take a numeric feature matrix ``X`` of shape ``(n, d)`` (see
 :class:`~autogtkd.hw.latency.ArchFeaturizer` for the column layout) and latencies ``y`` in ms.
@@ -14,7 +16,7 @@ Both take a numeric feature matrix ``X`` of shape ``(n, d)`` (see
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from autogtkd.registry import Registry
 
 __all__ = [
+    "COMPLEXITY",
     "FEW_SHOT_KINDS",
     "FEW_SHOT_KINDS_NO_COSTS",
     "LUT_ALPHAS",
@@ -39,6 +42,7 @@ __all__ = [
     "LatencyRegressor",
     "ModelKind",
     "NonNegativeLinearRegressor",
+    "one_standard_error",
 ]
 
 
@@ -94,7 +98,7 @@ class NonNegativeLinearRegressor(RegressorMixin, BaseEstimator):
         A = (Xs - x_mean) * sw[:, None]
         b = (ys - y_mean) * sw
         penalised = np.zeros(d, dtype=bool)
-        penalised[min(int(self.n_free), d):] = True
+        penalised[min(int(self.n_free), d) :] = True
         if self.alpha > 0 and penalised.any():
             P = np.zeros((int(penalised.sum()), d))
             P[np.arange(P.shape[0]), np.flatnonzero(penalised)] = np.sqrt(self.alpha * wsum)
@@ -137,42 +141,86 @@ class ModelKind:
 
 
 MODEL_KINDS: Registry[ModelKind] = Registry("latency model kind")
-MODEL_KINDS.register("lut", lambda **kw: ModelKind(
-    lambda seed, n_free: NonNegativeLinearRegressor(alpha=kw.get("alpha", 1e-3), n_free=n_free),
-    view="additive", relative_weights=True))
-MODEL_KINDS.register("analytic", lambda **kw: ModelKind(
-    lambda seed, n_free: NonNegativeLinearRegressor(alpha=0.0), view="analytic", relative_weights=True))
-MODEL_KINDS.register("ridge", lambda **kw: ModelKind(
-    lambda seed, n_free: make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13))), log_target=True))
-MODEL_KINDS.register("gbr", lambda **kw: ModelKind(
-    lambda seed, n_free: GradientBoostingRegressor(
-        n_estimators=200, learning_rate=0.05, max_depth=3, subsample=0.8, random_state=seed), log_target=True))
-MODEL_KINDS.register("rf", lambda **kw: ModelKind(
-    lambda seed, n_free: RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=1), log_target=True))
-MODEL_KINDS.register("extra_trees", lambda **kw: ModelKind(
-    lambda seed, n_free: ExtraTreesRegressor(n_estimators=100, random_state=seed, n_jobs=1), log_target=True))
+MODEL_KINDS.register(
+    "lut",
+    lambda **kw: ModelKind(
+        lambda seed, n_free: NonNegativeLinearRegressor(alpha=kw.get("alpha", 1e-3), n_free=n_free),
+        view="additive",
+        relative_weights=True,
+    ),
+)
+MODEL_KINDS.register(
+    "analytic",
+    lambda **kw: ModelKind(
+        lambda seed, n_free: NonNegativeLinearRegressor(alpha=0.0), view="analytic", relative_weights=True
+    ),
+)
+MODEL_KINDS.register(
+    "ridge",
+    lambda **kw: ModelKind(
+        lambda seed, n_free: make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13))), log_target=True
+    ),
+)
+MODEL_KINDS.register(
+    "gbr",
+    lambda **kw: ModelKind(
+        lambda seed, n_free: GradientBoostingRegressor(
+            n_estimators=200, learning_rate=0.05, max_depth=3, subsample=0.8, random_state=seed
+        ),
+        log_target=True,
+    ),
+)
+MODEL_KINDS.register(
+    "rf",
+    lambda **kw: ModelKind(
+        lambda seed, n_free: RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=1), log_target=True
+    ),
+)
+MODEL_KINDS.register(
+    "extra_trees",
+    lambda **kw: ModelKind(
+        lambda seed, n_free: ExtraTreesRegressor(n_estimators=100, random_state=seed, n_jobs=1), log_target=True
+    ),
+)
 
 #: penalty strengths tried for "lut" (chosen by the same cross-validation as the model kind)
 LUT_ALPHAS: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 #: kinds tried by ``model="auto"`` in few-shot mode (n <= few_shot_max): strong priors, cheap to refit
 FEW_SHOT_KINDS: tuple[str, ...] = ("lut", "analytic", "ridge")
-#: few-shot kinds when the space gives no per-layer costs (only its encoding): interactions need trees
-FEW_SHOT_KINDS_NO_COSTS: tuple[str, ...] = ("ridge", "gbr", "extra_trees")
+#: few-shot kinds when the space gives no per-layer costs (only its encoding): additive LUTs on the
+#: encoding, and trees for interactions (depth x width) that no per-option cost captures
+FEW_SHOT_KINDS_NO_COSTS: tuple[str, ...] = ("analytic", "lut", "ridge", "gbr", "extra_trees")
 #: kinds tried by ``model="auto"`` with more data
 MANY_SHOT_KINDS: tuple[str, ...] = ("lut", "analytic", "ridge", "gbr", "rf", "extra_trees")
 
 
 _LINEAR_KINDS = ("lut", "analytic", "ridge")
+#: simplicity order of the one-standard-error rule (lower = simpler; unlisted kinds come last)
+COMPLEXITY: dict[str, int] = {"analytic": 0, "lut": 1, "ridge": 2, "extra_trees": 3, "rf": 3, "gbr": 4}
 
 
 def _candidates(kinds: tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
+    """Candidates ordered simplest first (a stronger LUT penalty is simpler)."""
     out: list[tuple[str, dict[str, Any]]] = []
     for k in kinds:
         if k == "lut":
-            out += [("lut", {"alpha": a}) for a in LUT_ALPHAS]
+            out += [("lut", {"alpha": a}) for a in sorted(LUT_ALPHAS, reverse=True)]
         else:
             out.append((k, {}))
-    return out
+    return sorted(out, key=lambda c: COMPLEXITY.get(c[0], len(COMPLEXITY)))
+
+
+def one_standard_error(means: Sequence[float], ses: Sequence[float]) -> int:
+    """Index of the first (simplest) candidate whose mean error is within one standard error of
+    the best one's (Breiman et al. 1984); candidates are ordered simplest first.
+
+    Example:
+        >>> one_standard_error([0.10, 0.08, 0.07], [0.01, 0.01, 0.02])
+        0
+    """
+    m, se = np.asarray(means, dtype=np.float64), np.asarray(ses, dtype=np.float64)
+    best = int(np.argmin(m))
+    return int(np.flatnonzero(m <= m[best] + se[best])[0])
 
 
 def _mape(y: np.ndarray, pred: np.ndarray) -> float:
@@ -191,27 +239,42 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
         n_lut: look-up-table columns after them. The remaining columns are tabular.
         cv: folds of the K-fold cross-validation.
         few_shot_max: at most this many samples is *few-shot mode*: ``"auto"`` tries only
-            :data:`FEW_SHOT_KINDS` (:data:`FEW_SHOT_KINDS_NO_COSTS` without analytic/lut columns)
-            and, when every candidate is linear (cheap), the folds are repeated 3 times (less
-            variance in the choice).
+            :data:`FEW_SHOT_KINDS` (:data:`FEW_SHOT_KINDS_NO_COSTS` when the columns do not come
+            from per-layer costs) and, when every candidate is linear (cheap), the folds are
+            repeated 3 times (less variance in the choice).
+        selection: ``"one_se"`` (default: the simplest candidate within one standard error of the
+            best CV error, in :data:`COMPLEXITY` order) or ``"min"`` (the lowest CV error).
         candidates: kinds ``"auto"`` tries instead of the defaults above (``None``: defaults).
         random_state: seed of the folds and the tree models.
+        layer_costs: whether the analytic / LUT columns come from per-layer costs (``False``: from
+            a space's encoding, see ``ArchFeaturizer``).
 
     Attributes:
         model_: the kind chosen (``"lut"``, ...).
         params_: its options (``{"alpha": ...}`` for ``"lut"``).
         estimator_: the fitted estimator.
         cv_scores_: ``{candidate: mean CV MAPE}`` (MSE when some target is <= 0).
+        cv_se_: ``{candidate: standard error of that mean}`` (over the folds).
         log_target_: whether ``estimator_`` predicts ``log(latency)``.
         columns_: ``(start, stop)`` of the columns the estimator sees.
         few_shot_: whether few-shot mode was used.
     """
 
     def __init__(
-        self, model: str = "auto", n_analytic: int = 0, n_lut: int = 0, cv: int = 5, few_shot_max: int = 100,
-        random_state: int = 0, candidates: tuple[str, ...] | None = None,
+        self,
+        model: str = "auto",
+        n_analytic: int = 0,
+        n_lut: int = 0,
+        cv: int = 5,
+        few_shot_max: int = 100,
+        random_state: int = 0,
+        candidates: tuple[str, ...] | None = None,
+        selection: str = "one_se",
+        layer_costs: bool = True,
     ) -> None:
         self.model = model
+        self.selection = selection
+        self.layer_costs = layer_costs
         self.n_analytic = n_analytic
         self.n_lut = n_lut
         self.cv = cv
@@ -234,7 +297,9 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
             return self.n_analytic > 0 or self.model == "analytic" or self.candidates is not None
         return True
 
-    def _fit_one(self, name: str, params: dict[str, Any], X: np.ndarray, y: np.ndarray) -> tuple[Any, bool, tuple[int, int]]:
+    def _fit_one(
+        self, name: str, params: dict[str, Any], X: np.ndarray, y: np.ndarray
+    ) -> tuple[Any, bool, tuple[int, int]]:
         kind = MODEL_KINDS.create(name, **params)
         start, stop = self._view(kind.view, X.shape[1])
         est = kind.make(self.random_state, min(self.n_analytic, stop))
@@ -249,7 +314,7 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
 
     @staticmethod
     def _predict_one(est: Any, log_target: bool, cols: tuple[int, int], X: np.ndarray) -> np.ndarray:
-        pred = np.asarray(est.predict(X[:, cols[0]:cols[1]]), dtype=np.float64)
+        pred = np.asarray(est.predict(X[:, cols[0] : cols[1]]), dtype=np.float64)
         return np.exp(pred) if log_target else pred
 
     def fit(self, X: Any, y: Any) -> LatencyRegressor:
@@ -262,7 +327,7 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
                 MODEL_KINDS.get(k)
             kinds = tuple(self.candidates)
         elif self.model == "auto":
-            costs = self.n_analytic + self.n_lut > 0
+            costs = self.layer_costs and self.n_analytic + self.n_lut > 0
             kinds = (FEW_SHOT_KINDS if costs else FEW_SHOT_KINDS_NO_COSTS) if self.few_shot_ else MANY_SHOT_KINDS
         else:
             MODEL_KINDS.get(self.model)  # unknown names raise with the valid ones listed
@@ -270,13 +335,17 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
         cands = [(k, p) for k, p in _candidates(tuple(kinds)) if self._usable(k)]
         if not cands:
             cands = [("ridge", {})]
+        if self.selection not in ("one_se", "min"):
+            raise ValueError(f"selection must be 'one_se' or 'min', got {self.selection!r}")
         self.cv_scores_: dict[str, float] = {}
+        self.cv_se_: dict[str, float] = {}
         n_splits = min(int(self.cv), n)
         if len(cands) > 1 and n_splits >= 2:
             cheap = all(k in _LINEAR_KINDS for k, _ in cands)
             splitter: Any = (
                 RepeatedKFold(n_splits=n_splits, n_repeats=3, random_state=self.random_state)
-                if self.few_shot_ and cheap else KFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
+                if self.few_shot_ and cheap
+                else KFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
             )
             folds = list(splitter.split(X))
             for name, params in cands:
@@ -285,7 +354,10 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
                     est, lt, cols = self._fit_one(name, params, X[tr], y[tr])
                     errs.append(_mape(y[te], self._predict_one(est, lt, cols, X[te])))
                 self.cv_scores_[_label(name, params)] = float(np.mean(errs))
-            best = min(range(len(cands)), key=lambda i: self.cv_scores_[_label(*cands[i])])
+                self.cv_se_[_label(name, params)] = float(np.std(errs, ddof=1) / np.sqrt(len(errs)))
+            means = [self.cv_scores_[_label(*c)] for c in cands]
+            ses = [self.cv_se_[_label(*c)] if self.selection == "one_se" else 0.0 for c in cands]
+            best = one_standard_error(means, ses)
         else:
             best = 0
         self.model_, self.params_ = cands[best]
@@ -301,4 +373,3 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
 
 def _label(name: str, params: dict[str, Any]) -> str:
     return name + "".join(f"({k}={v:g})" for k, v in sorted(params.items()))
-

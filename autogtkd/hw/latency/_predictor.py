@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -60,8 +60,16 @@ TRUSTED_TYPES: tuple[str, ...] = (
 
 # measurement settings copied from a measurement file's header into the manifest
 _MEASUREMENT_KEYS = (
-    "runtime", "threads", "batch_size", "input_size", "warmup", "repeats", "clock", "reference_arch",
-    "reference_baseline_ms", "machine",
+    "runtime",
+    "threads",
+    "batch_size",
+    "input_size",
+    "warmup",
+    "repeats",
+    "clock",
+    "reference_arch",
+    "reference_baseline_ms",
+    "machine",
 )
 
 
@@ -103,6 +111,9 @@ class LatencyPredictor(BaseEstimator):
         cv: cross-validation folds.
         few_shot_max: up to this many measurements use few-shot mode (see :class:`LatencyRegressor`).
         random_state: seed of folds and tree models.
+        features: optional ``features(arch) -> 1-D vector`` replacing the space's encoding
+            (:meth:`SearchSpace.encode`) as the look-up-table / tabular columns. A predictor with
+            custom features works in memory but cannot be saved.
 
     Attributes:
         featurizer_: the fitted featurizer.
@@ -123,10 +134,18 @@ class LatencyPredictor(BaseEstimator):
     """
 
     def __init__(
-        self, space: SearchSpace | None = None, *, model: str = "auto", target: str = "local", cv: int = 5,
-        few_shot_max: int = 100, random_state: int = 0,
+        self,
+        space: SearchSpace | None = None,
+        *,
+        model: str = "auto",
+        target: str = "local",
+        cv: int = 5,
+        few_shot_max: int = 100,
+        random_state: int = 0,
+        features: Callable[[Any], Any] | None = None,
     ) -> None:
         self.space = space
+        self.features = features
         self.model = model
         self.target = target
         self.cv = cv
@@ -143,10 +162,15 @@ class LatencyPredictor(BaseEstimator):
             raise PredictorError(f"{len(canon)} architectures but {y.shape[0]} latencies")
         if len(canon) < 3:
             raise PredictorError(f"need at least 3 measurements to fit a latency predictor, got {len(canon)}")
-        self.featurizer_ = ArchFeaturizer.fit(self.space, canon)
+        self.featurizer_ = ArchFeaturizer.fit(self.space, canon, features=self.features)
         self.regressor_ = LatencyRegressor(
-            model=self.model, n_analytic=self.featurizer_.n_analytic, n_lut=self.featurizer_.n_lut, cv=self.cv,
-            few_shot_max=self.few_shot_max, random_state=self.random_state,
+            model=self.model,
+            n_analytic=self.featurizer_.n_analytic,
+            n_lut=self.featurizer_.n_lut,
+            cv=self.cv,
+            few_shot_max=self.few_shot_max,
+            random_state=self.random_state,
+            layer_costs=bool(self.featurizer_.kinds),
         ).fit(self.featurizer_.transform(canon), y)
         self.n_train_ = len(canon)
         self.__dict__.pop("loaded_manifest_", None)
@@ -200,11 +224,16 @@ class LatencyPredictor(BaseEstimator):
             "metrics": info.pop("metrics", {}),
             "n_train": self.n_train_,
             "model": {
-                "kind": reg.model_, "params": dict(reg.params_), "requested": self.model, "few_shot": reg.few_shot_,
+                "kind": reg.model_,
+                "params": dict(reg.params_),
+                "requested": self.model,
+                "few_shot": reg.few_shot_,
                 "cv_mape": reg.cv_scores_,
             },
             "versions": {
-                "autogtkd": __version__, "scikit-learn": sklearn.__version__, "skops": skops_version,
+                "autogtkd": __version__,
+                "scikit-learn": sklearn.__version__,
+                "skops": skops_version,
                 "numpy": np.__version__,
             },
             "features": self.featurizer_.to_dict(),
@@ -215,6 +244,8 @@ class LatencyPredictor(BaseEstimator):
         """Write the predictor directory ``path`` (replaced atomically if it exists); returns it."""
         import skops.io as sio
 
+        if self.features is not None:
+            raise PredictorError("a latency predictor with custom features(arch) cannot be saved (code is not stored)")
         manifest = self.manifest
         manifest.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
         payload = sio.dumps(self.regressor_)
@@ -262,9 +293,13 @@ def load_predictor_dir(path: str | os.PathLike[str], space: SearchSpace) -> Late
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PredictorError(f"{p / MANIFEST} is not a valid predictor manifest: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != PREDICTOR_FORMAT:
-        raise PredictorError(f"{p} is not an autogtkd latency predictor (format {manifest.get('format') if isinstance(manifest, dict) else None!r})")
+        raise PredictorError(
+            f"{p} is not an autogtkd latency predictor (format {manifest.get('format') if isinstance(manifest, dict) else None!r})"
+        )
     if manifest.get("version") != PREDICTOR_VERSION:
-        raise PredictorError(f"{p}: unsupported predictor version {manifest.get('version')!r}; expected {PREDICTOR_VERSION}")
+        raise PredictorError(
+            f"{p}: unsupported predictor version {manifest.get('version')!r}; expected {PREDICTOR_VERSION}"
+        )
     if manifest.get("space") != space.name or manifest.get("space_hash") != space_hash(space):
         raise PredictorError(
             f"{p} was fitted for space {manifest.get('space')!r} (hash {manifest.get('space_hash')}), "
@@ -279,14 +314,18 @@ def load_predictor_dir(path: str | os.PathLike[str], space: SearchSpace) -> Late
         raise PredictorError(f"{p} has been modified or corrupted (SHA-256 of the payload does not match the manifest)")
     regressor = _safe_load(payload, p)
     predictor = LatencyPredictor(
-        space, model=str(manifest.get("model", {}).get("requested", "auto")), target=str(manifest.get("target")),
+        space,
+        model=str(manifest.get("model", {}).get("requested", "auto")),
+        target=str(manifest.get("target")),
     )
     try:
         predictor.featurizer_ = ArchFeaturizer.from_dict(space, manifest.get("features", {}))
     except AutoGTKDError as exc:
         raise PredictorError(f"{p}: {exc}") from None
     if regressor.n_features_in_ != predictor.featurizer_.n_features:
-        raise PredictorError(f"{p}: the model expects {regressor.n_features_in_} features, the manifest describes {predictor.featurizer_.n_features}")
+        raise PredictorError(
+            f"{p}: the model expects {regressor.n_features_in_} features, the manifest describes {predictor.featurizer_.n_features}"
+        )
     predictor.regressor_ = regressor
     predictor.n_train_ = int(manifest.get("n_train", 0))
     predictor.info_ = {k: v for k, v in manifest.items() if k in ("measurement", "metrics", "created", "source")}
@@ -316,8 +355,16 @@ def _safe_load(payload: bytes, where: Path) -> LatencyRegressor:
 
 
 def fit_predictor(
-    measurements: Measurements, space: SearchSpace, *, model: str = "auto", target: str | None = None,
-    test_size: float = 0.2, seed: int = 0, refit: bool = True, cv: int = 5, few_shot_max: int = 100,
+    measurements: Measurements,
+    space: SearchSpace,
+    *,
+    model: str = "auto",
+    target: str | None = None,
+    test_size: float = 0.2,
+    seed: int = 0,
+    refit: bool = True,
+    cv: int = 5,
+    few_shot_max: int = 100,
 ) -> tuple[LatencyPredictor, dict[str, Any]]:
     """Fit a predictor on a measurement file and report held-out metrics.
 
@@ -328,7 +375,9 @@ def fit_predictor(
     """
     archs, y = _dedupe(space, measurements)
     if len(archs) < 5:
-        raise PredictorError(f"{measurements.path or 'measurements'}: need at least 5 distinct architectures, got {len(archs)}")
+        raise PredictorError(
+            f"{measurements.path or 'measurements'}: need at least 5 distinct architectures, got {len(archs)}"
+        )
     if not 0 < test_size < 1:
         raise PredictorError(f"test_size must be in (0, 1), got {test_size}")
     rng = np.random.default_rng(seed)

@@ -1,0 +1,197 @@
+"""Latency predictors on real device tables (NAS-Bench-201, FBNet), through the public API only.
+
+For each table, device, training size ``n`` and training set (``--sets`` random draws of ``n``
+architectures; the test set is every other architecture of the table):
+
+* ``autogtkd``: :class:`~autogtkd.hw.latency.LatencyPredictor` ``.fit(archs, ms)`` on a
+  :class:`~autogtkd.space.ChoiceSpace` of the table's decisions (what a user of a custom space gets);
+* baselines, computed here with plain least squares: ``flops_linear`` (latency ~ a * FLOPs + b; only
+  for tables with a FLOPs column), ``onehot_lut`` (one indicator per decision x option + intercept:
+  a per-decision look-up table), ``op_count`` (how often each option occurs + intercept).
+
+Metrics: share of test architectures predicted within +-10 % of the measurement, Kendall's tau.
+With ``--accuracy`` (tables with an accuracy column), the accuracy predictor used for pre-screening
+(:class:`~autogtkd.evaluate.AccuracyPredictor` on ``space.encode``) is scored the same way (tau
+against table accuracy), with today's encoding and with the former option-index encoding.
+
+Results are appended to ``--work``/runs.jsonl (rerunning resumes); the summary (per table x
+device x predictor x n: mean, std, sets) goes to ``--json``.
+
+Run:  nice -n 19 python benchmarks/tabular_latency.py                                   (long)
+      python benchmarks/tabular_latency.py --tables T.csv --sizes 10 --sets 2 --json /tmp/x.json  (smoke)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import kendalltau
+
+from autogtkd.evaluate import AccuracyPredictor
+from autogtkd.hw.latency import LatencyPredictor, latency_metrics
+from autogtkd.space import ChoiceSpace
+
+DATA = "/work/shared/data/tabular"
+DEFAULT_TABLES = [f"{DATA}/nb201_cifar10.csv", f"{DATA}/fbnet_cifar100.csv"]
+LATENCY_PREFIX = "latency_ms_"
+
+
+class Table:
+    def __init__(self, path: str | Path, accuracy: str | None = None) -> None:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        cols = list(rows[0])
+        self.name = Path(path).stem
+        self.decisions = [c for c in cols if c.startswith(("edge_", "layer_"))]
+        self.devices = [c[len(LATENCY_PREFIX) :] for c in cols if c.startswith(LATENCY_PREFIX)]
+        options = sorted({r[d] for r in rows for d in self.decisions})
+        self.options = {d: sorted({r[d] for r in rows}, key=options.index) for d in self.decisions}
+        self.archs = [{d: r[d] for d in self.decisions} for r in rows]
+        self.latency = {dev: np.array([float(r[LATENCY_PREFIX + dev]) for r in rows]) for dev in self.devices}
+        self.flops = np.array([float(r["flops_M"]) for r in rows]) if "flops_M" in cols else None
+        self.accuracy = np.array([float(r[accuracy]) for r in rows]) if accuracy and accuracy in cols else None
+        # baseline design matrices (plain numpy; independent of autogtkd's encoding)
+        self.onehot = np.array(
+            [[float(a[d] == o) for d in self.decisions for o in self.options[d]] for a in self.archs]
+        )
+        self.counts = np.array(
+            [[sum(a[d] == o for d in self.decisions) for o in options] for a in self.archs], dtype=float
+        )
+
+    def space(self, encoding: str | None = None) -> ChoiceSpace:
+        enc = {d: encoding for d in self.decisions} if encoding else None
+        return ChoiceSpace(self.name, {d: self.options[d] for d in self.decisions}, encoding=enc)
+
+
+def _lstsq(X: np.ndarray, y: np.ndarray, Xt: np.ndarray) -> np.ndarray:
+    A = np.column_stack([X, np.ones(len(X))])
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    return np.column_stack([Xt, np.ones(len(Xt))]) @ coef
+
+
+def _metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    m = latency_metrics(y, pred)
+    return {"within_10pct": m["within_10pct"], "kendall_tau": m["kendall_tau"]}
+
+
+def run_latency(table: Table, space: ChoiceSpace, dev: str, n: int, s: int) -> dict[str, Any]:
+    rng = np.random.default_rng([s, n, len(table.archs)])
+    train = rng.choice(len(table.archs), size=n, replace=False)
+    test = np.setdiff1d(np.arange(len(table.archs)), train)
+    y = table.latency[dev]
+    out: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    pred = LatencyPredictor(space, target=dev, random_state=s).fit([table.archs[i] for i in train], y[train])
+    out["autogtkd"] = {
+        **_metrics(y[test], pred.predict([table.archs[i] for i in test])),
+        "model": pred.regressor_.model_,
+        "seconds": time.perf_counter() - t0,
+    }
+    if table.flops is not None:
+        out["flops_linear"] = _metrics(y[test], _lstsq(table.flops[train, None], y[train], table.flops[test, None]))
+    out["onehot_lut"] = _metrics(y[test], _lstsq(table.onehot[train], y[train], table.onehot[test]))
+    out["op_count"] = _metrics(y[test], _lstsq(table.counts[train], y[train], table.counts[test]))
+    return out
+
+
+def run_accuracy(table: Table, spaces: dict[str, ChoiceSpace], n: int, s: int) -> dict[str, Any]:
+    assert table.accuracy is not None
+    rng = np.random.default_rng([s, n, len(table.archs), 1])
+    train = rng.choice(len(table.archs), size=n, replace=False)
+    test = np.setdiff1d(np.arange(len(table.archs)), train)
+    out: dict[str, Any] = {}
+    for label, space in spaces.items():
+        X = space.encode_many(table.archs)
+        p = AccuracyPredictor(random_state=s).fit(X[train], table.accuracy[train] / 100)
+        out[label] = {"kendall_tau": float(kendalltau(p.predict(X[test]), table.accuracy[test]).statistic)}
+    return out
+
+
+def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """``{table: {device: {predictor: {metric: {n: {mean, std, sets}}}}}}``."""
+    groups: dict[tuple[str, str, str, str, int], list[float]] = {}
+    for r in records:
+        for pred, ms in r["result"].items():
+            for metric, v in ms.items():
+                if isinstance(v, (int, float)) and metric != "seconds":
+                    groups.setdefault((r["table"], r["device"], pred, metric, r["n"]), []).append(float(v))
+    out: dict[str, Any] = {}
+    for (tab, dev, pred, metric, n), vs in sorted(groups.items()):
+        v = np.array(vs)
+        out.setdefault(tab, {}).setdefault(dev, {}).setdefault(pred, {}).setdefault(metric, {})[str(n)] = {
+            "mean": round(float(v.mean()), 4),
+            "std": round(float(v.std(ddof=1)) if v.size > 1 else 0.0, 4),
+            "sets": int(v.size),
+        }
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--tables", nargs="+", default=DEFAULT_TABLES)
+    p.add_argument("--sizes", type=int, nargs="+", default=[25, 50, 100, 300])
+    p.add_argument("--sets", type=int, default=10)
+    p.add_argument("--devices", nargs="+", default=None, help="default: every latency column")
+    p.add_argument("--accuracy", default="cifar10_test_acc_200ep", help="accuracy column for the predictor's tau")
+    p.add_argument("--accuracy-sizes", type=int, nargs="+", default=[20, 50, 100])
+    p.add_argument("--work", default="/tmp/tabular_latency")
+    p.add_argument("--json", default="benchmarks/results/tabular_latency.json")
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    runs = work / "runs.jsonl"
+    records = [json.loads(line) for line in runs.read_text().splitlines()] if runs.exists() else []
+    done = {(r["table"], r["device"], r["n"], r["set"]) for r in records}
+    tables = [Table(t, args.accuracy) for t in args.tables]
+    jobs: list[tuple[Table, str, int, int]] = []
+    for n in sorted(args.sizes):  # small sizes first: a partial run covers every table and device
+        for s in range(args.sets):
+            for t in tables:
+                jobs += [(t, dev, n, s) for dev in (args.devices or t.devices)]
+            for t in tables:
+                if t.accuracy is not None and n == min(args.sizes):
+                    jobs += [(t, "accuracy", k, s) for k in args.accuracy_sizes]
+    spaces = {t.name: t.space() for t in tables}
+    for t, dev, n, s in jobs:
+        if (t.name, dev, n, s) in done:
+            continue
+        if dev == "accuracy":
+            res = run_accuracy(t, {"encode": spaces[t.name], "option_index": t.space("ordinal")}, n, s)
+        else:
+            res = run_latency(t, spaces[t.name], dev, n, s)
+        rec = {"table": t.name, "device": dev, "n": n, "set": s, "result": res}
+        records.append(rec)
+        with runs.open("a") as f:
+            f.write(json.dumps(rec) + "\n")
+        if not args.quiet:
+            print(t.name, dev, n, s, json.dumps(res), flush=True)
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "meta": {
+                        "tables": [Path(x).name for x in args.tables],
+                        "sizes": args.sizes,
+                        "sets": args.sets,
+                        "command": "python benchmarks/tabular_latency.py "
+                        + " ".join(sys.argv[1:] if argv is None else argv),
+                    },
+                    "results": summarise(records),
+                },
+                indent=1,
+            )
+            + "\n"
+        )
+
+
+if __name__ == "__main__":
+    main()

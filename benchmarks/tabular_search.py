@@ -1,0 +1,336 @@
+"""Search quality on a real tabular benchmark (NAS-Bench-201), through the public API only.
+
+Each problem is what a user of a custom space writes: a :class:`~autogtkd.space.ChoiceSpace` of the
+table's decisions, a :class:`~autogtkd.search.SearchProblem` whose evaluator and ``costs`` look the
+architecture up in the table, and :func:`autogtkd.search.search` (in-memory study).
+
+* **Unconstrained**: table accuracy (maximised) x latency on each device (minimised), and accuracy x
+  FLOPs. Both objectives are normalised over the whole table; reference point = (lowest accuracy,
+  1.1 x highest cost). Reported: hypervolume / hypervolume of the enumerated true front after
+  ``--budgets`` scored architectures, and how many true-front rows were found.
+* **Constrained** (``--budget median``): the same two objectives under ``latency <= median latency of
+  the table`` (the CLI's form: ``--budget Xms@T`` adds latency as an objective); regret = best
+  feasible accuracy in the table - best feasible accuracy found (points), at the ``--regret-at``
+  budgets.
+
+Rows are taken as given (isomorphic NB201 cells are distinct architectures here). Runs are appended
+to ``--work``/runs.jsonl as they finish (rerunning resumes), and the summary (per problem x strategy x
+budget: mean, std, seeds) is written to ``--json``.
+
+Run:  nice -n 19 python benchmarks/tabular_search.py                          (all: hours on 1 core)
+      python benchmarks/tabular_search.py --table T.csv --seeds 2 --budgets 10 20 --quick  (smoke)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autogtkd.budget import Budget
+from autogtkd.search import SearchProblem, list_strategies, search
+from autogtkd.space import ChoiceSpace
+
+DEFAULT_TABLE = "/work/shared/data/tabular/nb201_cifar10.csv"
+ACCURACY = "cifar10_test_acc_200ep"
+LATENCY_PREFIX = "latency_ms_"
+#: NB201 options in the order a user would write them (cheapest first: ``repair`` moves toward it)
+NB201_OPS = ("none", "skip_connect", "avg_pool_3x3", "nor_conv_1x1", "nor_conv_3x3")
+
+
+class Table:
+    """A tabular benchmark: decision columns, accuracy (%) and cost columns, one row per architecture."""
+
+    def __init__(self, path: str | Path, *, accuracy: str = ACCURACY) -> None:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        if not rows:
+            raise SystemExit(f"{path}: empty table")
+        cols = list(rows[0])
+        self.decisions = [c for c in cols if c.startswith(("edge_", "layer_"))]
+        self.devices = [c[len(LATENCY_PREFIX) :] for c in cols if c.startswith(LATENCY_PREFIX)]
+        options: dict[str, list[str]] = {d: [] for d in self.decisions}
+        for r in rows:
+            for d in self.decisions:
+                if r[d] not in options[d]:
+                    options[d].append(r[d])
+        order = {o: i for i, o in enumerate(NB201_OPS)}
+        self.options = {d: sorted(v, key=lambda o: (order.get(o, len(order)), o)) for d, v in options.items()}
+        self.keys = [tuple(r[d] for d in self.decisions) for r in rows]
+        self.index = {k: i for i, k in enumerate(self.keys)}
+        self.accuracy = np.array([float(r[accuracy]) for r in rows])
+        self.costs = {dev: np.array([float(r[LATENCY_PREFIX + dev]) for r in rows]) for dev in self.devices}
+        if "flops_M" in cols:
+            self.costs["flops"] = np.array([float(r["flops_M"]) for r in rows])
+
+    def space(self) -> ChoiceSpace:
+        return ChoiceSpace("tabular", {d: self.options[d] for d in self.decisions})
+
+    def row(self, arch: Any) -> int:
+        return self.index[tuple(arch[d] for d in self.decisions)]
+
+
+def true_front(acc: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """Indices of the rows no other row dominates (max accuracy, min cost); ties all kept."""
+    order = np.lexsort((-acc, cost))  # by cost, then best accuracy first
+    front, best = [], -np.inf
+    i = 0
+    while i < len(order):
+        j = i
+        c = cost[order[i]]
+        while j < len(order) and cost[order[j]] == c:
+            j += 1
+        group = order[i:j]
+        top = acc[group].max()
+        if top > best:
+            front += [int(k) for k in group if acc[k] == top]
+            best = top
+        elif top == best:  # same accuracy at a higher cost is dominated
+            pass
+        i = j
+    return np.array(sorted(front), dtype=int)
+
+
+def hypervolume(acc_n: np.ndarray, cost_n: np.ndarray, ref_cost: float) -> float:
+    """2-D hypervolume of points (maximise acc_n >= 0, minimise cost_n) against (0, ref_cost)."""
+    order = np.argsort(cost_n, kind="stable")
+    hv, best = 0.0, 0.0
+    for k in order:
+        if cost_n[k] >= ref_cost:
+            break
+        if acc_n[k] > best:
+            hv += (acc_n[k] - best) * (ref_cost - cost_n[k])
+            best = acc_n[k]
+    return hv
+
+
+class Problem:
+    """One benchmark problem: a cost column, its normalisation and (optionally) a budget."""
+
+    def __init__(self, table: Table, cost: str, *, constrained: bool) -> None:
+        self.table, self.cost_name, self.constrained = table, cost, constrained
+        acc, c = table.accuracy, table.costs[cost]
+        self.acc_lo, self.acc_hi = float(acc.min()), float(acc.max())
+        self.c_lo, self.c_hi = float(c.min()), float(c.max())
+        self.ref = (1.1 * self.c_hi - self.c_lo) / (self.c_hi - self.c_lo)
+        self.limit = float(np.median(c)) if constrained else None
+        ok = c <= self.limit if constrained else np.ones(len(c), dtype=bool)
+        idx = np.flatnonzero(ok)
+        front = idx[true_front(acc[idx], c[idx])]
+        self.front = set(front.tolist())
+        self.true_hv = self.hv(front)
+        self.best_feasible = float(acc[idx].max())
+
+    @property
+    def name(self) -> str:
+        return f"{self.cost_name}{'@median' if self.constrained else ''}"
+
+    def hv(self, rows: Sequence[int]) -> float:
+        rows = np.asarray(rows, dtype=int)
+        if rows.size == 0:
+            return 0.0
+        acc = (self.table.accuracy[rows] - self.acc_lo) / (self.acc_hi - self.acc_lo)
+        cost = (self.table.costs[self.cost_name][rows] - self.c_lo) / (self.c_hi - self.c_lo)
+        if self.limit is not None:
+            keep = self.table.costs[self.cost_name][rows] <= self.limit
+            acc, cost = acc[keep], cost[keep]
+        return hypervolume(acc, cost, self.ref)
+
+    def search_problem(self, scored: list[int]) -> SearchProblem:
+        """The user-facing problem: table lookups for accuracy (fraction) and cost; ``scored`` collects
+        the rows in the order the evaluator is called (= the order architectures are scored)."""
+        table, col = self.table, self.table.costs[self.cost_name]
+        metric = "flops" if self.cost_name == "flops" else "latency_ms"
+
+        def evaluate(arch: Any) -> dict[str, float]:
+            i = table.row(arch)
+            scored.append(i)
+            return {"accuracy": float(table.accuracy[i]) / 100.0}
+
+        def costs(arch: Any) -> dict[str, float]:
+            return {metric: float(col[table.row(arch)])}
+
+        budgets = [Budget(metric, self.limit)] if self.limit is not None else []
+        return SearchProblem(
+            table.space(), evaluate, objectives=("accuracy", metric), budgets=budgets, costs=costs, scorer="table"
+        )
+
+    def score(self, scored: list[int], budgets: Sequence[int], regret_at: Sequence[int]) -> dict[str, Any]:
+        out: dict[str, Any] = {"n_scored": len(scored), "hv_ratio": {}, "front_found": {}, "regret": {}}
+        c = self.table.costs[self.cost_name]
+        for k in budgets:
+            rows = scored[:k]
+            out["hv_ratio"][str(k)] = self.hv(rows) / self.true_hv
+            out["front_found"][str(k)] = len(self.front.intersection(rows))
+        if self.limit is not None:
+            for k in regret_at:
+                feas = [i for i in scored[:k] if c[i] <= self.limit]
+                best = float(self.table.accuracy[feas].max()) if feas else self.acc_lo
+                out["regret"][str(k)] = self.best_feasible - best
+        return out
+
+
+def run_one(problem: Problem, strategy: str, seed: int, n: int, options: dict[str, Any]) -> dict[str, Any]:
+    scored: list[int] = []
+    t0 = time.perf_counter()
+    result = search(
+        problem.search_problem(scored), strategy=strategy, n_trials=n, seed=seed, strategy_options=options or None
+    )
+    return {"scored": scored, "seconds": time.perf_counter() - t0, "stopped": result.info.get("stopped")}
+
+
+def summarise(records: list[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Any]:
+    """``results[problem][strategy][metric][budget] = {mean, std, seeds}``."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault((r["problem"], r["label"]), []).append(r)
+    results: dict[str, Any] = {}
+    for (prob, label), rs in sorted(groups.items()):
+        entry: dict[str, Any] = {}
+        for metric in ("hv_ratio", "front_found", "regret"):
+            per: dict[str, Any] = {}
+            for k in rs[0]["score"][metric]:
+                v = np.array([r["score"][metric][k] for r in rs], dtype=float)
+                per[k] = {
+                    "mean": round(float(v.mean()), 5),
+                    "std": round(float(v.std(ddof=1)) if v.size > 1 else 0.0, 5),
+                    "seeds": int(v.size),
+                }
+            if per:
+                entry[metric] = per
+        entry["seconds_per_run"] = round(float(np.mean([r["seconds"] for r in rs])), 2)
+        results.setdefault(prob, {})[label] = entry
+    return {"meta": meta, "results": results}
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    lines = []
+    for prob, per in summary["results"].items():
+        budgets = next(iter(per.values()))["hv_ratio"].keys()
+        lines += [
+            f"\n**{prob}** (HV ratio, mean ± std; front rows found at the last budget)\n",
+            "| strategy | " + " | ".join(f"k={k}" for k in budgets) + " | front found | regret |",
+            "|---|" + "---:|" * (len(budgets) + 2),
+        ]
+        for label, e in per.items():
+            cells = [f"{e['hv_ratio'][k]['mean']:.4f} ± {e['hv_ratio'][k]['std']:.4f}" for k in budgets]
+            last = list(budgets)[-1]
+            ff = f"{e['front_found'][last]['mean']:.1f}"
+            reg = " / ".join(f"{k}: {v['mean']:.2f} ± {v['std']:.2f}" for k, v in e.get("regret", {}).items()) or "-"
+            lines.append(f"| {label} | " + " | ".join(cells) + f" | {ff} | {reg} |")
+    return "\n".join(lines) + "\n"
+
+
+def parse_variant(text: str) -> tuple[str, str, dict[str, Any]]:
+    """``label=strategy:key=value,key=value`` or ``strategy``."""
+    label, _, rest = text.partition("=") if "=" in text.split(":")[0] else (text.split(":")[0], "", text)
+    strategy, _, opts = rest.partition(":")
+    options: dict[str, Any] = {}
+    for kv in filter(None, opts.split(",")):
+        k, _, v = kv.partition("=")
+        options[k] = json.loads(v) if v[:1] in "-0123456789[{tfn" else v
+    return label, strategy, options
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--table", default=DEFAULT_TABLE)
+    p.add_argument("--accuracy", default=ACCURACY, help="accuracy column (%%)")
+    p.add_argument("--work", default="/tmp/tabular_search", help="directory of the resumable runs.jsonl")
+    p.add_argument("--json", default="benchmarks/results/tabular_search.json", help="summary output")
+    p.add_argument(
+        "--strategies",
+        nargs="+",
+        default=None,
+        help="strategies or variants label=strategy:key=value,... (default: every registered one)",
+    )
+    p.add_argument("--costs", nargs="+", default=None, help="cost columns (default: every device + flops)")
+    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--budgets", type=int, nargs="+", default=[20, 50, 100, 300])
+    p.add_argument("--regret-at", type=int, nargs="+", default=[100, 300])
+    p.add_argument("--no-constrained", action="store_true", help="skip the constrained (median budget) problems")
+    p.add_argument("--summarise-only", action="store_true", help="write the summary of runs.jsonl; run nothing")
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    table = Table(args.table, accuracy=args.accuracy)
+    costs = args.costs or [*table.devices, *(["flops"] if "flops" in table.costs else [])]
+    variants = [parse_variant(s) for s in (args.strategies or list_strategies())]
+    problems = [Problem(table, c, constrained=False) for c in costs]
+    if not args.no_constrained:
+        problems += [Problem(table, c, constrained=True) for c in costs if c != "flops"]
+    args.problem_names = [p.name for p in problems]
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    runs = work / "runs.jsonl"
+    records = [json.loads(line) for line in runs.read_text().splitlines()] if runs.exists() else []
+    done = {(r["problem"], r["label"], r["seed"]) for r in records}
+    n = max(args.budgets + args.regret_at)
+    for seed in range(
+        0 if args.summarise_only else args.seeds
+    ):  # seeds outermost: a partial run has every problem and strategy
+        for prob in problems:
+            for label, strategy, options in variants:
+                if (prob.name, label, seed) in done:
+                    continue
+                r = run_one(prob, strategy, seed, n, options)
+                rec = {
+                    "problem": prob.name,
+                    "label": label,
+                    "strategy": strategy,
+                    "options": options,
+                    "seed": seed,
+                    "seconds": r["seconds"],
+                    "stopped": r["stopped"],
+                    "score": prob.score(r["scored"], args.budgets, args.regret_at),
+                }
+                records.append(rec)
+                with runs.open("a") as f:
+                    f.write(json.dumps(rec) + "\n")
+                if not args.quiet:
+                    hv = rec["score"]["hv_ratio"]
+                    print(
+                        f"seed {seed} {prob.name:28s} {label:14s} "
+                        + " ".join(f"{v:.4f}" for v in hv.values())
+                        + f" regret {rec['score']['regret']} {r['seconds']:.0f}s",
+                        flush=True,
+                    )
+        write_summary(args, variants, records, argv)
+    summary = write_summary(args, variants, records, argv)
+    (work / "report.md").write_text(markdown(summary))
+    print(markdown(summary))
+
+
+def write_summary(
+    args: argparse.Namespace,
+    variants: list[tuple[str, str, dict[str, Any]]],
+    records: list[dict[str, Any]],
+    argv: Sequence[str] | None,
+) -> dict[str, Any]:
+    meta = {
+        "table": Path(args.table).name,
+        "accuracy": args.accuracy,
+        "budgets": args.budgets,
+        "regret_at": args.regret_at,
+        "seeds_requested": args.seeds,
+        "variants": {lbl: {"strategy": s, "options": o} for lbl, s, o in variants},
+        "command": "python benchmarks/tabular_search.py " + " ".join(sys.argv[1:] if argv is None else argv),
+    }
+    labels = {lbl for lbl, _, _ in variants}
+    kept = [r for r in records if r["label"] in labels]
+    meta["runs"] = len(kept)
+    meta["runs_requested"] = len(labels) * args.seeds * len(args.problem_names)
+    summary = summarise(kept, meta)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Encodings for predictors: one-hot categorical decisions, option counts, declarations, custom
+features, and the one-standard-error model selection."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from autogtkd.exceptions import PredictorError, SpaceError
+from autogtkd.hw.latency import ArchFeaturizer, LatencyPredictor, LatencyRegressor
+from autogtkd.hw.latency._models import one_standard_error
+from autogtkd.space import ChoiceSpace, create_space
+
+OPS = ["none", "skip", "conv1", "conv3"]
+COST = {"none": 0.0, "skip": 0.1, "conv1": 1.0, "conv3": 3.0}
+
+
+def cell_space(**kw) -> ChoiceSpace:  # type: ignore[no-untyped-def]
+    return ChoiceSpace("cell", {f"e{i}": OPS for i in range(4)} | {"width": [8, 16]}, **kw)
+
+
+def cell_table(space: ChoiceSpace) -> tuple[list[dict], np.ndarray]:
+    names = [c.name for c in space.choices]
+    archs = [dict(zip(names, v)) for v in itertools.product(*(c.options for c in space.choices))]
+    # additive per-op costs, edge 0 twice as expensive, times width: a per-decision LUT is exact in log
+    y = np.array([(1 + sum(COST[a[f"e{i}"]] * (2 if i == 0 else 1) for i in range(4))) * a["width"] / 8 for a in archs])
+    return archs, y
+
+
+def test_onehot_and_counts() -> None:
+    s = cell_space()
+    names = s.encoding_names
+    assert names[:4] == ["e0=none", "e0=skip", "e0=conv1", "e0=conv3"]
+    assert "width" in names and names[-4:] == [f"count/{o}" for o in sorted(OPS)]
+    x = s.encode({"e0": "conv3", "e1": "conv3", "e2": "none", "e3": "skip", "width": 16})
+    assert x.shape == (len(names),)
+    assert x[names.index("e0=conv3")] == 1 and x[names.index("e0=none")] == 0
+    assert x[names.index("width")] == 16
+    assert x[names.index("count/conv3")] == 2 and x[names.index("count/conv1")] == 0
+    assert s.encode_many([]).shape == (0, len(names))
+
+
+def test_declared_encodings() -> None:
+    s = cell_space(encoding={"e0": "ordinal", "width": "categorical"})
+    names = s.encoding_names
+    assert "e0" in names and "e0=none" not in names  # ordinal: the option's position
+    assert "width" in names  # two options stay one 0/1 column
+    x = s.encode({"e0": "conv1", "e1": "conv3", "e2": "none", "e3": "skip", "width": 16})
+    assert x[names.index("e0")] == 2 and x[names.index("width")] == 1
+    assert ChoiceSpace.from_dict(s.to_dict()).encoding_names == names
+    with pytest.raises(SpaceError):
+        cell_space(encoding={"nope": "ordinal"})
+    with pytest.raises(SpaceError):
+        cell_space(encoding={"e0": "fancy"})
+
+
+def test_builtin_spaces_keep_their_encoding() -> None:
+    """All decisions of the built-in spaces are numeric: one ordinal column each, as before."""
+    for name in ("mbv3-cifar", "resnet-cifar"):
+        s = create_space(name)
+        assert s.encoding_names == [c.name for c in s.choices]
+
+
+def test_lut_on_onehot_learns_per_option_costs() -> None:
+    s = cell_space()
+    archs, y = cell_table(s)
+    rng = np.random.default_rng(0)
+    idx = rng.choice(len(archs), 60, replace=False)
+    p = LatencyPredictor(s, target="t", model="lut").fit([archs[i] for i in idx], np.log(y[idx]) + 5)
+    m = p.featurizer_
+    assert m.n_lut == len(s.encoding_names) and m.n_analytic == 4  # the option counts
+    pred = p.predict(archs)
+    assert np.mean(np.abs(pred - (np.log(y) + 5)) / (np.log(y) + 5) <= 0.10) > 0.9
+
+
+def test_custom_features() -> None:
+    s = cell_space()
+    archs, y = cell_table(s)
+
+    def feats(a):  # type: ignore[no-untyped-def]
+        return [sum(COST[a[f"e{i}"]] * (2 if i == 0 else 1) for i in range(4)) * a["width"], a["width"]]
+
+    p = LatencyPredictor(s, target="t", features=feats).fit(archs[:40], y[:40])
+    assert p.featurizer_.n_lut == 2
+    assert np.allclose(p.predict(archs[40:60]), y[40:60], rtol=0.05)
+    with pytest.raises(PredictorError, match="cannot be saved"):
+        p.save("/nonexistent/never-written")
+    bad = ArchFeaturizer.fit(s, archs[:3], features=lambda a: [1.0] if a["e0"] == "none" else [1.0, 2.0])
+    with pytest.raises(PredictorError):
+        bad.transform(archs[:200])
+
+
+def test_one_standard_error_rule() -> None:
+    assert one_standard_error([0.09, 0.08, 0.07], [0.01, 0.01, 0.02]) == 0  # 0.09 <= 0.07 + 0.02
+    assert one_standard_error([0.20, 0.08, 0.07], [0.01, 0.01, 0.005]) == 2
+    assert one_standard_error([0.20, 0.08, 0.07], [0.01, 0.01, 0.02]) == 1
+
+
+def test_selection_prefers_simple_model_at_small_n() -> None:
+    """On a linear target with noise, min-CV may pick trees; the 1-SE rule keeps a linear kind."""
+    rng = np.random.default_rng(1)
+    X = rng.integers(0, 2, size=(30, 8)).astype(float)
+    y = 5 + X @ rng.uniform(0.5, 2, 8) + rng.normal(0, 0.3, 30)
+    reg = LatencyRegressor(candidates=("ridge", "gbr", "extra_trees"), random_state=0).fit(X, y)
+    assert reg.model_ == "ridge"
+    assert set(reg.cv_se_) == set(reg.cv_scores_)
+    with pytest.raises(ValueError):
+        LatencyRegressor(selection="best").fit(X, y)

@@ -1,0 +1,76 @@
+"""Smoke test of benchmarks/tabular_latency.py on a tiny synthetic table (no /work/shared/data)."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+OPS = ["none", "skip_connect", "nor_conv_3x3"]
+
+
+def _module(name: str):  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def write_table(path: Path) -> None:
+    """27 cells of 3 edges; additive latency on two devices, accuracy and FLOPs."""
+    cost = {"none": 0.0, "skip_connect": 0.2, "nor_conv_3x3": 2.0}
+    rows = []
+    for i, ops in enumerate(itertools.product(OPS, repeat=3)):
+        lat = 1 + sum(cost[o] * (k + 1) for k, o in enumerate(ops))
+        rows.append(
+            {
+                "arch_str": str(i),
+                **{f"edge_{k}_{k + 1}": o for k, o in enumerate(ops)},
+                "cifar10_test_acc_200ep": 50 + 10 * ops.count("nor_conv_3x3") + i % 3,
+                "flops_M": 10 * ops.count("nor_conv_3x3") + 1,
+                "latency_ms_a": round(lat, 4),
+                "latency_ms_b": round(2 * lat + 0.5, 4),
+            }
+        )
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def test_tabular_latency_smoke(tmp_path: Path) -> None:
+    table = tmp_path / "tiny.csv"
+    write_table(table)
+    out = tmp_path / "summary.json"
+    _module("tabular_latency").main(
+        [
+            "--tables",
+            str(table),
+            "--sizes",
+            "12",
+            "--sets",
+            "2",
+            "--accuracy-sizes",
+            "12",
+            "--work",
+            str(tmp_path / "work"),
+            "--json",
+            str(out),
+            "--quiet",
+        ]
+    )
+    res = json.loads(out.read_text())["results"]["tiny"]
+    assert set(res) == {"a", "b", "accuracy"}
+    for dev in ("a", "b"):
+        assert set(res[dev]) == {"autogtkd", "flops_linear", "onehot_lut", "op_count"}
+        assert res[dev]["onehot_lut"]["within_10pct"]["12"]["sets"] == 2
+        # additive per-edge costs: the one-hot LUT is exact, and so should ours be
+        assert res[dev]["onehot_lut"]["within_10pct"]["12"]["mean"] == 1.0
+        assert res[dev]["autogtkd"]["within_10pct"]["12"]["mean"] >= 0.9
+    assert np.isfinite(res["accuracy"]["encode"]["kendall_tau"]["12"]["mean"])

@@ -1,0 +1,66 @@
+"""Smoke test of benchmarks/tabular_search.py on a tiny synthetic table (no /work/shared/data)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "hw"))
+
+from test_latency_tabular_bench import write_table
+
+
+def _module(name: str):  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_true_front_and_hypervolume() -> None:
+    import numpy as np
+
+    ts = _module("tabular_search")
+    acc = np.array([10.0, 50.0, 40.0, 90.0, 90.0])
+    cost = np.array([1.0, 2.0, 2.0, 5.0, 6.0])
+    assert ts.true_front(acc, cost).tolist() == [0, 1, 3]
+    assert ts.hypervolume(np.array([1.0, 0.5]), np.array([0.5, 0.0]), 1.0) == 0.5 * 1.0 + 0.5 * 0.5
+
+
+def test_tabular_search_smoke(tmp_path: Path) -> None:
+    table = tmp_path / "tiny.csv"
+    write_table(table)
+    out = tmp_path / "summary.json"
+    args = [
+        "--table",
+        str(table),
+        "--seeds",
+        "2",
+        "--budgets",
+        "5",
+        "10",
+        "--regret-at",
+        "10",
+        "--strategies",
+        "random",
+        "evolution:population_size=4,tournament_size=2",
+        "--work",
+        str(tmp_path / "work"),
+        "--json",
+        str(out),
+        "--quiet",
+    ]
+    _module("tabular_search").main(args)
+    summary = json.loads(out.read_text())
+    res = summary["results"]
+    assert set(res) == {"a", "b", "flops", "a@median", "b@median"}
+    assert res["a"]["random"]["hv_ratio"]["10"]["seeds"] == 2
+    assert 0 < res["a"]["evolution"]["hv_ratio"]["10"]["mean"] <= 1.0 + 1e-9
+    assert res["a@median"]["random"]["regret"]["10"]["mean"] >= 0
+    assert summary["meta"]["runs"] == summary["meta"]["runs_requested"] == 2 * 2 * 5
+    _module("tabular_search").main(args)  # resumes: nothing to rerun, same summary
+    assert json.loads(out.read_text())["results"] == res
