@@ -574,7 +574,7 @@ def render(r: dict[str, Any]) -> str:
     lines = [
         f"### GTN vs vanilla teacher — {r['stage']} stage ({s['preset']} preset)",
         "",
-        f"Top-1 in %, on {r['eval_split']}; {r['pairs']} (student, seed) pairs; teacher seed = KD seed.",
+        f"Top-1 in %, on {r['eval_split']}; {r['pairs']} (student, seed) pairs; KD seed k uses the teachers of seed k mod {s['teacher_seeds']}.",
         "",
         "| student | MFLOPs | " + " | ".join(f"{ARM_LETTER.get(a, '')} {a}" for a in r["mean_top1"]) + " |",
         "|---|---|" + "---|" * len(r["mean_top1"]),
