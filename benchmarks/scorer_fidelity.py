@@ -56,7 +56,7 @@ def stratified_students(space: SearchSpace, n: int, seed: int) -> list[Arch]:
     """One seeded uniform draw per equal-width log-FLOPs bin (``n`` bins over the range of 2,000 uniform
     samples); an empty bin takes the unused sample nearest its centre."""
     rng = np.random.default_rng(seed)
-    pool = list({space.sample(rng) for _ in range(2000)})
+    pool = list(dict.fromkeys(space.sample(rng) for _ in range(2000)))  # ordered: reruns pick the same
     logf = np.log(np.array([space.flops(a) for a in pool], dtype=float))
     edges = np.linspace(logf.min(), logf.max() + 1e-9, n + 1)
     chosen: list[Arch] = []
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # the predictor: fitted on the inherit scores of other uniform architectures, as prescreening
     rng = np.random.default_rng(args.seed + 1)
-    others = [a for a in {space.sample(rng) for _ in range(4 * args.predictor_train)} if a not in students]
+    others = [a for a in dict.fromkeys(space.sample(rng) for _ in range(4 * args.predictor_train)) if a not in students]
     others = others[: args.predictor_train]
     y_train = [
         scored(f"inherit other {a.to_json()}", lambda a=a: float(inherit.evaluate(a)["accuracy"])) for a in others
