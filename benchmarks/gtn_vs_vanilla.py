@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from autogtkd._io import atomic_write_json
 from autogtkd.data import DataSplits, ImageTensorDataset, load_data, load_test_split
 from autogtkd.data._splits import stratified_split
 from autogtkd.exceptions import AutoGTKDError, DataError
@@ -291,12 +292,6 @@ def _json(path: Path) -> Any:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
-
-
 def _setup(s: Settings) -> None:
     if s.threads:
         torch.set_num_threads(s.threads)
@@ -368,7 +363,7 @@ def train_task(out: str, s: Settings, name: str, k: int, gtn: dict[str, Any]) ->
         "eval_top1": accuracy(to_device(run.teacher, torch.device("cpu"), channels_last=True), evaluation),
         **teacher_fit(run.teacher, data.train, s.kd_temperature),
     }
-    _write_json(stats_path, res)
+    atomic_write_json(stats_path, res)
     return res
 
 
@@ -412,7 +407,7 @@ def kd_task(
         "eval_top1": accuracy(model, evaluation),
         "kd_wall_time_s": met["wall_time_s"],
     }
-    _write_json(sdir / "benchmark.json", res)
+    atomic_write_json(sdir / "benchmark.json", res)
     return res
 
 
@@ -756,7 +751,7 @@ def main(argv: list[str] | None = None) -> int:
     if known is not None and Settings(**known).identity() != s.identity():
         print(f"error: {out} holds a benchmark with other settings (settings.json); use another --out", file=sys.stderr)
         return 2
-    _write_json(out / "settings.json", asdict(s))
+    atomic_write_json(out / "settings.json", asdict(s))
     if args.stage == "variants" and not variants:
         print("error: --stage variants needs at least one --variant", file=sys.stderr)
         return 2
@@ -785,11 +780,11 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(s, results, students, space, args.stage, variants, len(evaluation))
     summary["wall_time_s_this_invocation"] = time.perf_counter() - t0
     summary["throughput_alone"] = throughput(s)
-    _write_json(out / f"results-{args.stage}.json", summary)
+    atomic_write_json(out / f"results-{args.stage}.json", summary)
     report = render(summary)
     (out / f"report-{args.stage}.md").write_text(report)
     if args.results:
-        _write_json(Path(args.results), summary)
+        atomic_write_json(Path(args.results), summary)
     print(report)
     return 0
 

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from autogtkd._io import atomic_write_json
 from autogtkd.data import ImageTensorDataset
 from autogtkd.evaluate import AccuracyPredictor, FinetuneScorer, InheritScorer
 from autogtkd.space import Arch, SearchSpace
@@ -108,12 +109,6 @@ def regrets(flops: Sequence[float], score: Sequence[float], truth: Sequence[floa
 
 def _json(path: Path) -> Any:
     return json.loads(path.read_text()) if path.is_file() else None
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
 
 
 def _loader(ds: ImageTensorDataset, batch: int) -> Any:
@@ -209,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         if key not in cache:
             v, sec = _timed(fn)
             cache[key] = {"value": v, "seconds": sec}
-            _write_json(out / "scores.json", cache)
+            atomic_write_json(out / "scores.json", cache)
         return float(cache[key]["value"])
 
     inherit = InheritScorer(supernet, calib, _loader(scoring, 256), calib_batches=args.calib_batches)
@@ -317,12 +312,12 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__,
         "load_average": os.getloadavg()[0],
     }
-    _write_json(out / "results.json", summary)
+    atomic_write_json(out / "results.json", summary)
     if args.results:
         path = Path(args.results)
         merged = _json(path) or {}
         merged[args.results_key] = summary
-        _write_json(path, merged)
+        atomic_write_json(path, merged)
     for name, st in scorers.items():
         lo, hi = st["ci95"]
         regs = ", ".join(f"{r['budget_mflops']:.0f}M: {r['regret']:.2f}" for r in st["regrets"])
