@@ -63,10 +63,11 @@ from autogtkd.data import DataSplits, ImageTensorDataset, load_data, load_test_s
 from autogtkd.data._splits import stratified_split
 from autogtkd.exceptions import AutoGTKDError, DataError
 from autogtkd.gtn import ArchDistribution, GTNConfig, StudentBranches, gtn_losses, sample_paths, teacher_geometry
+from autogtkd.nn import to_device
 from autogtkd.space import MobileNetV3Space, SearchSpace, create_space, load_space
 from autogtkd.teachers import create_teacher
 from autogtkd.train import DatasetSpec, KDConfig, OptimConfig, TrainConfig, distill, load_run, train
-from autogtkd.train._loops import teacher_step, to_device
+from autogtkd.train._steps import teacher_step
 
 ARMS: tuple[str, ...] = ("vanilla", "gtn", "nokd", "ofa", "pipeline")
 ARM_LETTER = {"vanilla": "A", "gtn": "B", "nokd": "C", "ofa": "D", "pipeline": "E"}

@@ -61,8 +61,8 @@ def _step_time(kind: str, space_name: str, teacher_name: str, batch: int, thread
     from autogtkd.gtn import GTNConfig
     from autogtkd.space import create_space
     from autogtkd.teachers import create_teacher
-    from autogtkd.train import TrainConfig
-    from autogtkd.train._loops import TrainState, build_models, build_phases
+    from autogtkd.train import TrainConfig, TrainState
+    from autogtkd.train._methods import build_models, build_phases
 
     torch.set_num_threads(threads)
     space = create_space(space_name)

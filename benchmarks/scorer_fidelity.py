@@ -46,9 +46,9 @@ import torch
 from autogtkd._io import atomic_write_json
 from autogtkd.data import ImageTensorDataset
 from autogtkd.evaluate import AccuracyPredictor, FinetuneScorer, InheritScorer
+from autogtkd.nn import top1
 from autogtkd.space import Arch, SearchSpace
 from autogtkd.train import KDConfig, OptimConfig, distill, load_run
-from autogtkd.train._loops import top1
 
 BUDGET_QUANTILES = (0.25, 0.5, 0.75)  # FLOPs budgets: these quantiles of the measured students' FLOPs
 

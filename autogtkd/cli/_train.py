@@ -13,14 +13,17 @@ from autogtkd.exceptions import ConfigError
 __all__ = ["register"]
 
 _METHOD_HELP = (
-    "gtn: generic teacher + supernet (default); vanilla: teacher with CE only; inplace: supernet with "
-    "in-place distillation from its largest subnet; supernet-kd: vanilla teacher, then supernet "
-    "distilled from it; sftn: one student-friendly teacher for --sftn-arch"
+    "a registered training method: gtn: generic teacher + supernet (default); vanilla: teacher with CE "
+    "only; inplace: supernet with in-place distillation from its largest subnet; supernet-kd: vanilla "
+    "teacher, then supernet distilled from it; sftn: one student-friendly teacher for --sftn-arch"
 )
 
 
 def register(sub: Any) -> None:
-    """Add the ``train`` sub-command."""
+    """Add the ``train`` sub-command (the --method and --arch-loss choices are the registries' names)."""
+    from autogtkd.gtn import list_arch_losses
+    from autogtkd.train import list_methods
+
     p = sub.add_parser(
         "train",
         help="train a generic teacher and a student supernet (GTN) or a baseline into a run directory",
@@ -36,7 +39,7 @@ def register(sub: Any) -> None:
     p.add_argument("--subset", type=int, help="use at most this many train+val images")
     p.add_argument("--val-fraction", type=float, default=0.2, help="held-out validation share (default 0.2)")
     p.add_argument("--teacher", default="resnet20", help="registered teacher (default resnet20)")
-    p.add_argument("--method", choices=("gtn", "vanilla", "inplace", "supernet-kd", "sftn"), help=_METHOD_HELP)
+    p.add_argument("--method", choices=list_methods(), help=_METHOD_HELP)
     p.add_argument("--config", metavar="YAML", help="TrainConfig as YAML (keys of autogtkd.train.TrainConfig)")
     p.add_argument("--epochs", type=int, help="epochs (default 30)")
     p.add_argument("--batch-size", type=int, help="batch size per process (default 64)")
@@ -47,8 +50,8 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--arch-loss",
-        choices=("uniform", "reinforce-hard", "gumbel", "pool-prior"),
-        help="GTN: architecture-loss mode (default uniform)",
+        choices=list_arch_losses(),
+        help="GTN: architecture-loss mode, a registered name (default uniform)",
     )
     p.add_argument("--cond-weight", type=float, help="GTN: λ_c, weight of the conditioning loss (default 1)")
     p.add_argument(
@@ -148,7 +151,7 @@ def _train(args: argparse.Namespace) -> int:
         args.out,
         space=args.space,
         dataset=spec,
-        teacher=None if cfg.method == "inplace" else args.teacher,
+        teacher=args.teacher,  # train() drops it for methods without a teacher (inplace)
         config=cfg,
         progress=not args.no_progress,
     )

@@ -12,7 +12,8 @@
 from autogtkd.evaluate._base import CachedEvaluator, Evaluator, FunctionEvaluator, as_evaluator, check_metrics
 from autogtkd.evaluate._dir import ClassAccuracy, DirEvaluation, class_accuracy, evaluate_dir
 from autogtkd.evaluate._predictor import AccuracyPredictor, kendall_tau
-from autogtkd.evaluate._scorers import FinetuneScorer, InheritScorer, recalibrate_bn
+from autogtkd.evaluate._scorers import FinetuneScorer, InheritScorer
+from autogtkd.nn import recalibrate_bn  # re-exported: the scorers' BatchNorm step, defined below training
 
 __all__ = [
     "AccuracyPredictor",

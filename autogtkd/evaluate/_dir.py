@@ -19,8 +19,8 @@ from torch import nn
 from autogtkd.data import load_data, load_test_split
 from autogtkd.exceptions import ConfigError, DataError
 from autogtkd.export import load_model_dir
+from autogtkd.nn import cpu_threads
 from autogtkd.train import DatasetSpec, resolve_device
-from autogtkd.train._loops import cpu_threads
 
 __all__ = ["ClassAccuracy", "DirEvaluation", "class_accuracy", "evaluate_dir"]
 
@@ -66,7 +66,7 @@ def class_accuracy(
     the model's mode is restored). ``loader`` yields ``(images (B, C, H, W), labels (B,) int64)``;
     ``progress`` shows a tqdm bar of batches on stderr.
 
-    ``ClassAccuracy.top1`` counts exactly what :func:`autogtkd.train.top1` counts over the same batches.
+    ``ClassAccuracy.top1`` counts exactly what :func:`autogtkd.nn.top1` counts over the same batches.
 
     Example:
         >>> acc = class_accuracy(model, splits.loader("val", 256), splits.num_classes)   # doctest: +SKIP

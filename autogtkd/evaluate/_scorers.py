@@ -1,5 +1,6 @@
-"""Accuracy after distillation from the generic teacher: the ``inherit`` and ``finetune`` scorers and
-BatchNorm recalibration. Top-1 is :func:`autogtkd.train.top1` (the training loop's evaluation)."""
+"""Accuracy after distillation from the generic teacher: the ``inherit`` and ``finetune`` scorers.
+BatchNorm recalibration and top-1 are :func:`autogtkd.nn.recalibrate_bn` and :func:`autogtkd.nn.top1`,
+the same functions the training loop evaluates with."""
 
 from __future__ import annotations
 
@@ -13,64 +14,13 @@ from torch import nn
 from autogtkd.evaluate._base import Evaluator, Metrics
 from autogtkd.exceptions import DivergenceError
 from autogtkd.gtn import hinton_kd_loss
+from autogtkd.nn import recalibrate_bn, top1
 from autogtkd.space import Arch
 from autogtkd.supernet import Supernet
-from autogtkd.train import top1
 
-__all__ = ["FinetuneScorer", "InheritScorer", "recalibrate_bn"]
+__all__ = ["FinetuneScorer", "InheritScorer"]
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
-
-
-@contextlib.contextmanager
-def _bn_only_training(model: nn.Module) -> Iterator[list[nn.modules.batchnorm._BatchNorm]]:
-    """BatchNorm layers in train mode with cumulative averaging, everything else in eval mode;
-    modes and momenta are restored in ``finally``."""
-    modes = {m: m.training for m in model.modules()}
-    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    momenta = [bn.momentum for bn in bns]
-    model.eval()
-    try:
-        for bn in bns:
-            bn.train()
-            bn.momentum = None  # cumulative moving average = exact mean over the calibration batches
-        yield bns
-    finally:
-        for bn, mom in zip(bns, momenta):
-            bn.momentum = mom
-        for m, was in modes.items():
-            m.train(was)
-
-
-@torch.no_grad()
-def recalibrate_bn(model: nn.Module, batches: Batches, *, num_batches: int | None = None, device: str | torch.device = "cpu") -> int:
-    """Re-estimate every BatchNorm's running mean/variance of ``model`` on ``batches``.
-
-    Weight-sharing subnets inherit statistics accumulated over *other* architectures; recomputing
-    them on a calibration split (OFA, BigNAS) is what makes inherited weights usable. Statistics
-    are reset, then averaged over the batches (momentum ``None``). Only BatchNorm is in train mode
-    (dropout stays off); modes are restored afterwards.
-
-    Args:
-        model: the network (modified in place: its BN buffers).
-        batches: ``(images (N, C, H, W), labels (N,))`` pairs; labels are ignored.
-        num_batches: use at most this many batches (``None``: all).
-
-    Returns:
-        the number of images used.
-    """
-    seen = 0
-    with _bn_only_training(model) as bns:
-        if not bns:
-            return 0
-        for bn in bns:
-            bn.reset_running_stats()
-        for b, (x, _) in enumerate(batches):
-            if num_batches is not None and b >= num_batches:
-                break
-            model(x.to(device))
-            seen += int(x.shape[0])
-    return seen
 
 
 class InheritScorer(Evaluator):
@@ -91,8 +41,14 @@ class InheritScorer(Evaluator):
     name = "inherit"
 
     def __init__(
-        self, supernet: Supernet, calib_loader: Batches, val_loader: Batches, *, calib_batches: int | None = None,
-        val_batches: int | None = None, device: str | torch.device = "cpu",
+        self,
+        supernet: Supernet,
+        calib_loader: Batches,
+        val_loader: Batches,
+        *,
+        calib_batches: int | None = None,
+        val_batches: int | None = None,
+        device: str | torch.device = "cpu",
     ) -> None:
         self.supernet = supernet
         self.calib_loader, self.val_loader = calib_loader, val_loader
@@ -133,10 +89,23 @@ class FinetuneScorer(Evaluator):
     name = "finetune"
 
     def __init__(
-        self, supernet: Supernet, teacher: nn.Module, train_loader: Batches, val_loader: Batches, *,
-        steps: int = 50, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 5e-4,
-        temperature: float = 4.0, alpha: float = 0.9, gamma: float = 0.1, calib_loader: Batches | None = None,
-        calib_batches: int | None = None, val_batches: int | None = None, seed: int = 0,
+        self,
+        supernet: Supernet,
+        teacher: nn.Module,
+        train_loader: Batches,
+        val_loader: Batches,
+        *,
+        steps: int = 50,
+        lr: float = 0.01,
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        temperature: float = 4.0,
+        alpha: float = 0.9,
+        gamma: float = 0.1,
+        calib_loader: Batches | None = None,
+        calib_batches: int | None = None,
+        val_batches: int | None = None,
+        seed: int = 0,
         device: str | torch.device = "cpu",
     ) -> None:
         if steps < 1:
@@ -164,14 +133,18 @@ class FinetuneScorer(Evaluator):
             if self.calib_loader is not None:
                 recalibrate_bn(model, self.calib_loader, num_batches=self.calib_batches, device=self.device)
             teacher = self.teacher.to(self.device).eval()
-            opt = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
+            opt = torch.optim.SGD(
+                model.parameters(), lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay
+            )
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.steps)
             model.train()
             for _, (x, y) in zip(range(self.steps), self._batches()):
                 x, y = x.to(self.device), y.to(self.device)
                 with torch.no_grad():
                     z_t = teacher(x)
-                loss = hinton_kd_loss(model(x), z_t, y, gamma=self.gamma, alpha=self.alpha, temperature=self.temperature)
+                loss = hinton_kd_loss(
+                    model(x), z_t, y, gamma=self.gamma, alpha=self.alpha, temperature=self.temperature
+                )
                 if not torch.isfinite(loss):
                     raise DivergenceError(f"finetune scorer: non-finite KD loss on {arch.key}; lower the learning rate")
                 opt.zero_grad(set_to_none=True)

@@ -1,7 +1,8 @@
 """Export students and teachers to ONNX / TorchScript / a state dict, and the student-directory layout.
 
 A *student directory* is what ``autogtkd distill`` writes (with :func:`save_student_dir`) and
-``autogtkd export DIR`` reads (with :func:`load_student_dir`)::
+``autogtkd export DIR`` reads (with :func:`load_student_dir`); the format is defined in
+``autogtkd/train/_student_dir.py``, beside its writer, and re-exported here::
 
     DIR/student.pt     checkpoint (autogtkd format, kind "student", models={"student": ...})
     DIR/arch.json      {"space": registered name | space.to_dict(), "num_classes", "input_size",
@@ -21,12 +22,11 @@ Example:
 """
 
 from autogtkd.export._export import EXPORT_FORMATS, MODEL_FILES, ExportResult, export_model
-from autogtkd.export._student import (
+from autogtkd.export._student import ModelDir, load_model_dir
+from autogtkd.train._student_dir import (
     ARCH_FILE,
     METRICS_FILE,
     STUDENT_FILE,
-    ModelDir,
-    load_model_dir,
     load_student_dir,
     save_student_dir,
     space_spec,

@@ -1,30 +1,17 @@
-"""The trainable architecture distribution ``p_φ`` of GTN and its architecture-loss modes.
+"""The trainable architecture distribution ``p_φ`` of GTN.
 
 ``p_φ(a) = Π_j softmax(φ_j)[a_j]``: one categorical per architectural decision, ``φ`` initialised to
 0 (uniform). With an explicit finite *pool* (a list of architectures) the support is the pool and
 ``p_φ`` is a single categorical over its members.
 
-Architecture-loss modes (:data:`ARCH_LOSS_MODES`); ``L_cond(a)`` is the conditioning loss of path
-``a`` (:func:`~autogtkd.gtn.conditioning_loss`), ``H`` the entropy of ``p_φ``:
-
-* ``uniform`` — ``φ`` is frozen at 0 (ablation; no architecture loss).
-* ``reinforce-hard`` — ``L_arch = −mean_i (L_cond(a_i) − b) · log p_φ(a_i) − β · H(p_φ)``, with ``b``
-  an exponential moving average of ``L_cond``; minimising it makes ``φ`` *ascend* ``E[L_cond]``, so
-  students the teacher fits badly (usually the small ones) are sampled more; ``β`` keeps it spread.
-* ``gumbel`` — straight-through Gumbel-softmax: each decision is drawn as a hard one-hot whose
-  gradient is the relaxed sample's; ``w(a) = Π_j onehot_j[a_j]`` equals 1 in the forward pass, and
-  ``L_arch = −s · mean_i w(a_i) · L_cond(a_i) − β · H(p_φ)`` with ``s = +1`` (ascend, like
-  ``reinforce-hard``) or ``s = −1`` (descend: favour students the teacher already fits).
-* ``pool-prior`` — ``L_arch = KL(p_φ ‖ p_pool)`` toward the deployment pool's distribution: the
-  per-decision marginals of a list of target architectures, or a FLOPs-flattened prior
-  (:func:`flops_flat_prior`) when no list is given.
+How ``p_φ`` learns (its architecture-loss modes, a registry) is :mod:`autogtkd.gtn._arch_losses`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,10 +21,7 @@ from torch import nn
 from autogtkd.exceptions import ConfigError
 from autogtkd.space import Arch, SearchSpace
 
-__all__ = ["ARCH_LOSS_MODES", "ArchDistribution", "ArchLossMode", "flops_flat_prior"]
-
-ArchLossMode = Literal["uniform", "reinforce-hard", "gumbel", "pool-prior"]
-ARCH_LOSS_MODES: tuple[str, ...] = ("uniform", "reinforce-hard", "gumbel", "pool-prior")
+__all__ = ["ArchDistribution", "flops_flat_prior"]
 
 
 class ArchDistribution(nn.Module):

@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from autogtkd.exceptions import ConfigError
-from autogtkd.gtn._arch_dist import ArchDistribution, ArchLossMode
+from autogtkd.gtn._arch_dist import ArchDistribution
+from autogtkd.gtn._arch_losses import ARCH_LOSSES, ArchLoss, create_arch_loss, list_arch_losses
 from autogtkd.gtn._branches import StudentBranches, run_path
 from autogtkd.gtn._losses import BranchReduction, KLDirection, conditioning_loss
 from autogtkd.nn import StagedNet
@@ -58,8 +59,9 @@ class GTNConfig:
         branch_reduction: ``sum`` (default) or ``mean`` of the per-branch terms inside ``L_cond(a)``;
             docs/training.md lists how many terms each built-in teacher/space pair has.
         include_head_only: also branch from the teacher's last stage into the student head alone.
-        arch_loss: ``uniform`` | ``reinforce-hard`` | ``gumbel`` | ``pool-prior`` (see
-            :mod:`autogtkd.gtn._arch_dist`); ``uniform`` until a benchmark picks another.
+        arch_loss: a registered architecture-loss mode (:func:`~autogtkd.gtn.list_arch_losses`;
+            built-ins ``uniform`` | ``reinforce-hard`` | ``gumbel`` | ``pool-prior``, see
+            :mod:`autogtkd.gtn._arch_losses`); ``uniform`` until a benchmark picks another.
         arch_lr: Adam learning rate of ``φ`` (1e-3).
         entropy_weight: ``β``, entropy bonus of ``reinforce-hard``/``gumbel`` (1e-3).
         baseline_momentum: EMA momentum of the ``reinforce-hard`` baseline (0.9).
@@ -83,7 +85,7 @@ class GTNConfig:
     kl_direction: KLDirection = "forward"
     branch_reduction: BranchReduction = "sum"
     include_head_only: bool = False
-    arch_loss: ArchLossMode = "uniform"
+    arch_loss: str = "uniform"
     arch_lr: float = 1e-3
     entropy_weight: float = 1e-3
     baseline_momentum: float = 0.9
@@ -102,6 +104,8 @@ class GTNConfig:
             raise ConfigError("gtn.paths must be >= 1 (or use the sandwich rule)")
         if self.gumbel_sign not in (1.0, -1.0):
             raise ConfigError("gtn.gumbel_sign must be +1 or -1")
+        if self.arch_loss not in ARCH_LOSSES:
+            raise ConfigError(f"gtn.arch_loss must be one of {list_arch_losses()}, got {self.arch_loss!r}")
 
 
 @dataclass
@@ -118,12 +122,12 @@ class PathSample:
 
 
 def _draw(
-    dist: ArchDistribution, cfg: GTNConfig, rng: np.random.Generator, limit: float | None
+    dist: ArchDistribution, cfg: GTNConfig, mode: ArchLoss, rng: np.random.Generator, limit: float | None
 ) -> tuple[Arch, list[int] | None, torch.Tensor | None]:
     """One draw from ``p_φ`` truncated to ``FLOPs ≤ limit`` (rejection); the smallest architecture
     with no indices when ``_MAX_TRIES`` draws all exceed it."""
     for _try in range(_MAX_TRIES):
-        if cfg.arch_loss == "gumbel":
+        if mode.gumbel:
             arch, idx, w = dist.sample_gumbel(rng, cfg.gumbel_tau)
         else:
             (arch, idx), w = dist.sample(rng), None
@@ -133,13 +137,15 @@ def _draw(
 
 
 def sample_paths(dist: ArchDistribution, cfg: GTNConfig, rng: np.random.Generator) -> list[PathSample]:
-    """The paths of one step: ``cfg.paths`` draws from ``dist`` (Gumbel draws in ``gumbel`` mode),
-    truncated to ``cfg.max_path_mflops``, plus smallest and largest under the sandwich rule."""
+    """The paths of one step: ``cfg.paths`` draws from ``dist`` (Gumbel draws when the mode
+    ``cfg.arch_loss`` asks for them, as ``gumbel`` does), truncated to ``cfg.max_path_mflops``, plus
+    smallest and largest under the sandwich rule."""
     space = dist.space
+    mode = create_arch_loss(cfg.arch_loss)
     limit = None if cfg.max_path_mflops is None else cfg.max_path_mflops * 1e6
-    out = [PathSample(*_draw(dist, cfg, rng, limit)) for _ in range(cfg.paths)]
-    if limit is not None and cfg.arch_loss == "reinforce-hard":
-        refs = [idx for _ in range(_TRUNCATION_REFS) if (idx := _draw(dist, cfg, rng, limit)[1]) is not None]
+    out = [PathSample(*_draw(dist, cfg, mode, rng, limit)) for _ in range(cfg.paths)]
+    if limit is not None and mode.truncation_refs:
+        refs = [idx for _ in range(_TRUNCATION_REFS) if (idx := _draw(dist, cfg, mode, rng, limit)[1]) is not None]
         for p in out:
             p.truncation_refs = refs
     if cfg.sandwich:
@@ -196,39 +202,13 @@ def arch_loss(
     baseline: float | None,
     target: Sequence[torch.Tensor] | None = None,
 ) -> torch.Tensor | None:
-    """The architecture loss for ``cfg.arch_loss`` (formulas in :mod:`autogtkd.gtn._arch_dist`).
+    """The architecture loss of the mode ``cfg.arch_loss`` (:mod:`autogtkd.gtn._arch_losses`).
 
-    ``cond`` is the per-path conditioning loss (detached here); sandwich paths are ignored. Returns
-    None in ``uniform`` mode (``φ`` frozen) or when no sampled path exists.
-
-    Under ``max_path_mflops`` the paths come from the truncated ``p̃_φ(a) = p_φ(a) / Z`` with
-    ``Z = P_φ(FLOPs ≤ limit)``, so ``reinforce-hard`` differentiates ``log p̃_φ(a) = log p_φ(a) − log Z``.
-    ``∇ log Z = E_{a'~p̃_φ}[∇ log p_φ(a')]`` is estimated without bias by the mean ``log p_φ`` of the
-    independent draws ``a'`` in ``PathSample.truncation_refs`` (no closed form for ``Z``).
+    ``cond`` is the per-path conditioning loss (detached here); sandwich and fallback paths are
+    ignored. Returns None when the mode has no loss (``uniform``: ``φ`` frozen) or no sampled path
+    exists.
     """
-    mode = cfg.arch_loss
     sampled = [(p, float(c)) for p, c in zip(paths, cond.detach(), strict=True) if p.indices is not None]
-    if mode == "uniform" or not sampled:
+    if not sampled:
         return None
-    if mode == "pool-prior":
-        if target is None:
-            raise ConfigError("pool-prior needs a target distribution")
-        return dist.kl_to(target)
-    if mode == "reinforce-hard":
-        b = baseline if baseline is not None else float(np.mean([c for _, c in sampled]))
-        pg = torch.stack([-(c - b) * _truncated_log_prob(dist, p) for p, c in sampled]).mean()
-        return pg - cfg.entropy_weight * dist.entropy()
-    if mode == "gumbel":
-        st = torch.stack([p.weight * c for p, c in sampled if p.weight is not None]).mean()
-        return -cfg.gumbel_sign * st - cfg.entropy_weight * dist.entropy()
-    raise ConfigError(f"unknown arch_loss {mode!r}")
-
-
-def _truncated_log_prob(dist: ArchDistribution, path: PathSample) -> torch.Tensor:
-    """``log p_φ(a)`` minus, when the path was drawn from a truncated ``p_φ``, a term whose gradient
-    estimates ``∇ log Z`` (the mean ``log p_φ`` of the independent reference draws)."""
-    assert path.indices is not None
-    lp = dist.log_prob(path.indices)
-    if path.truncation_refs:
-        lp = lp - torch.stack([dist.log_prob(r) for r in path.truncation_refs]).mean()
-    return lp
+    return create_arch_loss(cfg.arch_loss).loss(dist, sampled, cfg, baseline=baseline, target=target)

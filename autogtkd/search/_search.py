@@ -14,13 +14,18 @@ One trial = one proposed architecture. Each proposal ends in one of four states 
 
 The study itself is the cache: a resumed run, or another process sharing the storage, sees every
 scored architecture. ``n_trials`` is the study-wide number of ``evaluated`` trials; workers wait
-for running trials of other workers before finishing, so a killed worker's trial (marked failed by
-Optuna's heartbeat, RDB storages only) is redone.
+for running trials of other workers before finishing, so a killed worker's trial is redone once it
+is marked failed. Every trial records its owner (host, pid, process start time; see
+:mod:`autogtkd.search._owners`) in the same storage write that creates it; a search marks failed, at
+its start and while it runs, the running trials whose owner is a dead process on its own machine
+(any storage, journal files included). Owners on other machines are detected by Optuna's heartbeats
+(RDB storages only); a live owner on this machine is never judged by its heartbeats.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import threading
 import time
@@ -39,6 +44,7 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 from autogtkd._io import atomic_write_json
 from autogtkd.budget import parse_budget
 from autogtkd.exceptions import ConfigError
+from autogtkd.search._owners import OWNER_ATTR, owner_state, process_owner
 from autogtkd.search._problem import SearchProblem
 from autogtkd.search._results import Candidate, SearchResult
 from autogtkd.search._strategies import STATUS_ATTR, create_sampler, evaluated_trials
@@ -76,7 +82,10 @@ class Prescreen:
 
 
 def open_storage(
-    storage: str | BaseStorage | None, out: str | Path | None = None, *, heartbeat_interval: int | None = 10,
+    storage: str | BaseStorage | None,
+    out: str | Path | None = None,
+    *,
+    heartbeat_interval: int | None = 10,
     grace_period: int | None = None,
 ) -> str | BaseStorage | None:
     """The storage of a study: an Optuna storage, a URL (``sqlite:///...``, ``postgresql://...``),
@@ -112,18 +121,47 @@ def open_storage(
     raise ConfigError(f"unsupported storage {storage!r}; use sqlite:///PATH or postgresql://USER@HOST/DB")
 
 
-def _fail_unclaimed(study: optuna.Study) -> None:
-    """Mark FAIL the running trials that never claimed an architecture and are older than the grace
-    period: a worker killed between ``ask`` and its first heartbeat leaves such a trial, which
-    Optuna's stale-trial check (heartbeat-based) never sees."""
-    grace = getattr(study._storage, "grace_period", None)
+def _fail(study: optuna.Study, trial: FrozenTrial) -> bool:
+    """Mark a running trial FAIL; ``False`` when another worker finished or failed it first."""
+    try:
+        return bool(study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL))
+    except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
+        return False
+
+
+def _fail_orphans(study: optuna.Study, trials: list[FrozenTrial]) -> int:
+    """Mark FAIL the running trials (of ``trials``) whose owner is a dead process on this machine;
+    returns how many. Any storage: this is the only mechanism for storages without heartbeats."""
+    n = 0
+    for t in trials:
+        if t.state == TrialState.RUNNING and owner_state(t.system_attrs.get(OWNER_ATTR)) == "dead" and _fail(study, t):
+            _log.warning(
+                "trial %d: its worker (pid %s) is gone; marked failed", t.number, t.system_attrs[OWNER_ATTR]["pid"]
+            )
+            n += 1
+    return n
+
+
+def _fail_unclaimed(study: optuna.Study, trials: list[FrozenTrial]) -> int:
+    """Mark FAIL the running trials without an owner record that never claimed an architecture and
+    are older than the grace period; returns how many. Such a trial was left by an earlier version
+    (or another tool) killed before its first heartbeat, or by a worker killed just after taking a
+    WAITING trial: Optuna's stale-trial check (heartbeat-based) never sees it. Trials with an owner
+    are judged by it (on this machine) or by their heartbeats (elsewhere; the first one is recorded
+    right after the trial is created), never by their age: a live worker may take long to propose."""
+    grace = _grace_period(study._storage)
     if not grace:
-        return
+        return 0
     now = datetime.now()
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if "arch_key" not in t.user_attrs and t.datetime_start and (now - t.datetime_start).total_seconds() > grace:
-            with contextlib.suppress(RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
-                study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+    return sum(
+        _fail(study, t)
+        for t in trials
+        if t.state == TrialState.RUNNING
+        and "arch_key" not in t.user_attrs
+        and t.datetime_start
+        and (now - t.datetime_start).total_seconds() > grace
+        and OWNER_ATTR not in t.system_attrs
+    )
 
 
 def _heartbeat_interval(storage: BaseStorage) -> int | None:
@@ -133,6 +171,15 @@ def _heartbeat_interval(storage: BaseStorage) -> int | None:
     """
     get = getattr(storage, "get_heartbeat_interval", None)
     return get() if get is not None else None
+
+
+def _grace_period(storage: BaseStorage) -> int | None:
+    """Seconds of silence after which a trial with heartbeats is stale (``None``: no heartbeats)."""
+    interval = _heartbeat_interval(storage)
+    if not interval:
+        return None
+    backend = getattr(storage, "_backend", storage)  # inside Optuna's caching wrapper
+    return getattr(backend, "grace_period", None) or 2 * interval  # Optuna's default
 
 
 @contextlib.contextmanager
@@ -194,8 +241,9 @@ def search(
         max_proposals: bound on proposals in this call (default ``20 * n_trials + 100``), so a
             tight budget or an exhausted small space cannot loop forever.
         patience: after this many proposals in a row that are over budget or duplicates, the next
-            trial is a fresh, feasible, unseen architecture enqueued by the problem's sampler.
-        heartbeat_interval, grace_period: stale-trial detection of RDB storages (seconds).
+            trial is a fresh, feasible, unseen architecture drawn by the problem's sampler.
+        heartbeat_interval, grace_period: stale-trial detection of RDB storages (seconds), for
+            workers on other machines; a dead worker on this machine has its trial failed at once.
         poll_s: wait between checks while other workers finish the last trials.
         progress: show a progress bar (tqdm) of scored trials.
         info: extra entries recorded in the result's ``info`` (``pareto.json``), e.g. the trained run.
@@ -215,7 +263,9 @@ def search(
     run_info = {"strategy": strategy, "seed": seed, **(info or {})}
     if out is not None and not isinstance(storage, BaseStorage):
         url = storage or f"sqlite:///{Path(out).resolve() / 'study.db'}"
-        atomic_write_json(Path(out) / STUDY_FILE, {"storage": _without_password(url), "study": study_name, "info": run_info})
+        atomic_write_json(
+            Path(out) / STUDY_FILE, {"storage": _without_password(url), "study": study_name, "info": run_info}
+        )
     rng = np.random.default_rng([seed, len(study.get_trials(deepcopy=False))])
     limit = max_proposals if max_proposals is not None else 20 * n_trials + 100
     bar = _progress(progress, n_trials, len(evaluated_trials(study.get_trials(deepcopy=False))))
@@ -223,14 +273,11 @@ def search(
     stop_reason = ""
     try:
         while True:
-            if _heartbeat_interval(study._storage):
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                    optuna.storages.fail_stale_trials(study)  # a killed worker's trial becomes FAIL
-                _fail_unclaimed(study)
-            trials = study.get_trials(deepcopy=False)
+            trials = _bookkeeping(study)
             done = len(evaluated_trials(trials))
-            running = sum(1 for t in trials if t.state == TrialState.RUNNING and t.user_attrs.get("arch_key") is not None)
+            running = sum(
+                1 for t in trials if t.state == TrialState.RUNNING and t.user_attrs.get("arch_key") is not None
+            )
             if bar is not None:
                 bar.n = min(done, n_trials)
                 bar.refresh()
@@ -242,15 +289,16 @@ def search(
             if proposals >= limit:
                 stop_reason = f"stopped after {proposals} proposals ({done} scored)"
                 break
+            fixed = None
             if bad >= patience:
                 fresh = _unseen(problem, trials, rng)
                 if fresh is None:
                     stop_reason = f"no unscored feasible architecture found ({done} scored; the space may be exhausted)"
                     break
-                study.enqueue_trial(fresh.to_dict(), skip_if_exists=False)
+                fixed = fresh.to_dict()
                 bad = 0
             proposals += 1
-            outcome = _run_trial(study, problem, prescreen, n_trials)
+            outcome = _run_trial(study, problem, prescreen, n_trials, fixed)
             if outcome == "surplus":  # another worker took the last slot at the same moment
                 time.sleep(float(rng.uniform(0, poll_s)))
                 continue
@@ -268,6 +316,35 @@ def search(
     return result
 
 
+def _bookkeeping(study: optuna.Study) -> list[FrozenTrial]:
+    """Fail the trials nobody will finish, then return every trial of the study.
+
+    Running trials of dead workers on this machine fail at once (owner check, any storage); with
+    heartbeats (RDB storages), so do those of workers elsewhere that went silent for the grace period.
+    """
+    heartbeats = bool(_heartbeat_interval(study._storage))
+    if heartbeats:
+        _fail_stale(study)
+    trials = study.get_trials(deepcopy=False)
+    failed = _fail_orphans(study, trials) + (_fail_unclaimed(study, trials) if heartbeats else 0)
+    return study.get_trials(deepcopy=False) if failed else trials
+
+
+def _fail_stale(study: optuna.Study) -> None:
+    """``optuna.storages.fail_stale_trials`` (heartbeat older than the grace period: FAIL, then the
+    storage's stale-trial callback), except for trials whose owner is alive on this machine: a worker
+    whose heartbeat thread lags on a busy machine is not dead."""
+    storage = study._storage
+    failed = []
+    for trial_id in storage._get_stale_trial_ids(study._study_id):  # type: ignore[attr-defined]
+        trial = storage.get_trial(trial_id)
+        if owner_state(trial.system_attrs.get(OWNER_ATTR)) != "alive" and _fail(study, trial):
+            failed.append(trial_id)
+    callback = storage.get_heartbeat_stale_trial_callback()  # type: ignore[attr-defined]
+    for trial_id in failed if callback is not None else ():
+        callback(study, copy.deepcopy(storage.get_trial(trial_id)))
+
+
 def _progress(enabled: bool, total: int, initial: int) -> Any:
     if not enabled:
         return None
@@ -277,7 +354,12 @@ def _progress(enabled: bool, total: int, initial: int) -> Any:
 
 
 def _open_study(
-    problem: SearchProblem, storage: str | BaseStorage | None, name: str, strategy: str, seed: int, options: dict[str, Any]
+    problem: SearchProblem,
+    storage: str | BaseStorage | None,
+    name: str,
+    strategy: str,
+    seed: int,
+    options: dict[str, Any],
 ) -> optuna.Study:
     # sampler seed depends on how many trials exist, so resumes and extra workers propose new archs
     try:
@@ -286,8 +368,12 @@ def _open_study(
         existing = None
     n_existing = len(existing.get_trials(deepcopy=False)) if existing is not None else 0
     sampler = create_sampler(strategy, problem, seed=seed + n_existing, **options)
-    directions = [optuna.study.StudyDirection.MAXIMIZE if m else optuna.study.StudyDirection.MINIMIZE for m in problem.maximise]
-    study = optuna.create_study(storage=storage, study_name=name, directions=directions, sampler=sampler, load_if_exists=True)
+    directions = [
+        optuna.study.StudyDirection.MAXIMIZE if m else optuna.study.StudyDirection.MINIMIZE for m in problem.maximise
+    ]
+    study = optuna.create_study(
+        storage=storage, study_name=name, directions=directions, sampler=sampler, load_if_exists=True
+    )
     want = problem.describe()
     have = study.user_attrs.get("problem")
     if have is None:
@@ -299,15 +385,60 @@ def _open_study(
         )
     if list(study.directions) != directions:
         raise ConfigError(f"study {name!r} has other objective directions")
+    if study.metric_names != list(problem.objectives):  # names the axes of Optuna's plots and dashboard
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(list(problem.objectives))
     if _SPEC_ATTR not in study.user_attrs:  # also for studies written by earlier versions
         study.set_user_attr(_SPEC_ATTR, _result_spec(problem))
     return study
 
 
-def _run_trial(study: optuna.Study, problem: SearchProblem, prescreen: Prescreen | None, n_trials: int) -> str:
-    with warnings.catch_warnings():  # we record heartbeats ourselves (see _heartbeat)
-        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
-        trial = study.ask()
+def _ask(study: optuna.Study, fixed_params: dict[str, Any] | None = None) -> Trial:
+    """``study.ask()``, with this process recorded as the trial's owner (system attribute
+    :data:`~autogtkd.search._owners.OWNER_ATTR`) in the same storage write that creates the trial, so a
+    worker killed at any moment leaves no running trial without an owner. ``fixed_params`` are
+    suggested as they are (what ``enqueue_trial`` does, without a WAITING trial another worker could take).
+
+    Trials enqueued by someone else (WAITING) are taken first, as Optuna does; their owner is written
+    just after they are taken.
+    """
+    owner = process_owner()
+    study._thread_local.cached_all_trials = None  # as study.ask(): samplers read the current trials
+    if fixed_params is None:
+        for waiting in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                if study._storage.set_trial_state_values(waiting._trial_id, TrialState.RUNNING):
+                    study._storage.set_trial_system_attr(waiting._trial_id, OWNER_ATTR, owner)
+                    return Trial(study, waiting._trial_id)
+    attrs: dict[str, Any] = {OWNER_ATTR: owner}
+    if fixed_params is not None:
+        attrs["fixed_params"] = fixed_params
+    template = FrozenTrial(
+        number=-1,
+        state=TrialState.RUNNING,
+        value=None,
+        values=None,
+        datetime_start=datetime.now(),
+        datetime_complete=None,
+        params={},
+        distributions={},
+        user_attrs={},
+        system_attrs=attrs,
+        intermediate_values={},
+        trial_id=-1,
+    )
+    return Trial(study, study._storage.create_new_trial(study._study_id, template_trial=template))
+
+
+def _run_trial(
+    study: optuna.Study,
+    problem: SearchProblem,
+    prescreen: Prescreen | None,
+    n_trials: int,
+    fixed_params: dict[str, Any] | None = None,
+) -> str:
+    trial = _ask(study, fixed_params)
     try:
         with _heartbeat(study._storage, trial._trial_id):
             return _decide_and_score(study, trial, problem, prescreen, n_trials)
@@ -380,7 +511,9 @@ def _claimed_by_other(study: optuna.Study, trial: Trial, arch: Arch) -> tuple[in
     return other, taken
 
 
-def _unseen(problem: SearchProblem, trials: list[FrozenTrial], rng: np.random.Generator, tries: int = 200) -> Arch | None:
+def _unseen(
+    problem: SearchProblem, trials: list[FrozenTrial], rng: np.random.Generator, tries: int = 200
+) -> Arch | None:
     seen = {t.user_attrs.get("arch_key") for t in trials if t.state in (TrialState.COMPLETE, TrialState.RUNNING)}
     for _ in range(tries):
         a = problem.sample(rng)
@@ -405,7 +538,8 @@ def _dominated(study: optuna.Study, problem: SearchProblem, metrics: dict[str, f
     from autogtkd.search._pareto import to_minimisation
 
     done = [
-        t for t in evaluated_trials(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+        t
+        for t in evaluated_trials(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
         if all(v <= 0 for v in t.constraints.values())
     ]
     if not done:
@@ -442,18 +576,30 @@ def collect_result(
     all_trials = study.get_trials(deepcopy=False)
     done = evaluated_trials(all_trials)
     cands = [
-        Candidate.from_metrics(Arch.from_dict(t.user_attrs["arch"]), t.user_attrs["metrics"], scorer=t.user_attrs["scorer"], trial=t.number)
+        Candidate.from_metrics(
+            Arch.from_dict(t.user_attrs["arch"]), t.user_attrs["metrics"], scorer=t.user_attrs["scorer"], trial=t.number
+        )
         for t in sorted(done, key=lambda t: t.number)
     ]
     extra: dict[str, Any] = {"study": study.study_name, "space": spec["space"], **(info or {})}
-    pairs = [(t.user_attrs["predicted_accuracy"], t.user_attrs["metrics"]["accuracy"]) for t in done if "predicted_accuracy" in t.user_attrs]
+    pairs = [
+        (t.user_attrs["predicted_accuracy"], t.user_attrs["metrics"]["accuracy"])
+        for t in done
+        if "predicted_accuracy" in t.user_attrs
+    ]
     n_screened = sum(1 for t in all_trials if t.user_attrs.get(STATUS_ATTR) == "screened")
     if pairs or n_screened:
         tau = float(kendalltau(*zip(*pairs)).statistic) if len(pairs) >= 3 else None
         extra["predictor"] = {"kendall_tau": tau, "n_pairs": len(pairs), "n_screened": n_screened}
     extra["n_over_budget"] = sum(1 for t in all_trials if t.user_attrs.get(STATUS_ATTR) == "over_budget")
     extra["n_duplicates"] = sum(1 for t in all_trials if t.user_attrs.get(STATUS_ATTR) == "duplicate")
-    extra["n_running"] = sum(1 for t in all_trials if t.state == TrialState.RUNNING and t.user_attrs.get("arch_key"))
+    extra["n_running"] = sum(
+        1
+        for t in all_trials
+        if t.state == TrialState.RUNNING
+        and t.user_attrs.get("arch_key")
+        and owner_state(t.system_attrs.get(OWNER_ATTR)) != "dead"  # an orphan the next search fails
+    )
     return SearchResult(
         cands,
         objectives=spec["objectives"],

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from autogtkd.nn._static import make_divisible
 from autogtkd.space._base import Choice
 from autogtkd.space._family import FamilySpace, LayerRecord
+from autogtkd.supernet._mbv3 import MobileNetV3Supernet
 
 if TYPE_CHECKING:
     from autogtkd.supernet import Supernet
@@ -138,8 +139,6 @@ class MobileNetV3Space(FamilySpace):
         return layers
 
     def build_supernet(self, *, num_classes: int | None = None) -> Supernet:
-        from autogtkd.supernet._mbv3 import MobileNetV3Supernet
-
         return MobileNetV3Supernet(self, num_classes=num_classes)
 
 
@@ -157,4 +156,3 @@ def _mbconv_cost(
         flops += 2 * mid * r
         params += 2 * mid * r + mid + r
     return ("mb", c_in, mid, out, k, stride, res, se, act, expand), flops, params, r_out * r_out * out
-

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from autogtkd.nn._static import make_divisible
 from autogtkd.space._base import Choice
 from autogtkd.space._family import FamilySpace, LayerRecord
+from autogtkd.supernet._resnet import ResNetSupernet
 
 if TYPE_CHECKING:
     from autogtkd.supernet import Supernet
@@ -103,6 +104,4 @@ class ResNetSpace(FamilySpace):
         return layers
 
     def build_supernet(self, *, num_classes: int | None = None) -> Supernet:
-        from autogtkd.supernet._resnet import ResNetSupernet
-
         return ResNetSupernet(self, num_classes=num_classes)

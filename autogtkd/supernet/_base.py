@@ -12,7 +12,7 @@ from torch import nn
 
 from autogtkd.nn._static import StagedNet
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: autogtkd.space is the layer above (docs/architecture.md, "Layers")
     from autogtkd.space import Arch, SearchSpace
 
 __all__ = ["DynamicStage", "Supernet"]

@@ -11,10 +11,10 @@ from torch import nn
 
 from autogtkd.nn._dynamic import DynamicConv2d, DynamicConvBNAct, DynamicSE
 from autogtkd.nn._static import MBConv, StagedNet, make_divisible
-from autogtkd.space._arch import Arch
 from autogtkd.supernet._base import DynamicStage, Supernet
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: autogtkd.space is the layer above (docs/architecture.md, "Layers")
+    from autogtkd.space._arch import Arch
     from autogtkd.space._mbv3 import MobileNetV3Space
 
 __all__ = ["DynamicMBConv", "MobileNetV3Supernet"]
@@ -28,8 +28,16 @@ class DynamicMBConv(nn.Module):
     """
 
     def __init__(
-        self, max_in: int, max_out: int, kernels: tuple[int, ...], expands: tuple[float, ...], stride: int,
-        *, se: bool, act: str, expand: bool = True,
+        self,
+        max_in: int,
+        max_out: int,
+        kernels: tuple[int, ...],
+        expands: tuple[float, ...],
+        stride: int,
+        *,
+        se: bool,
+        act: str,
+        expand: bool = True,
     ) -> None:
         super().__init__()
         max_mid = make_divisible(max_in * max(expands)) if expand else max_in
@@ -66,8 +74,14 @@ class DynamicMBConv(nn.Module):
         out = self.project.conv.active_out
         se = self.se.reduced(mid) if self.se is not None else None
         block = MBConv(
-            in_channels, mid, out, self.depthwise.conv.active_kernel, self.stride,
-            se_channels=se, act=self.act, expand=self.expand is not None,
+            in_channels,
+            mid,
+            out,
+            self.depthwise.conv.active_kernel,
+            self.stride,
+            se_channels=se,
+            act=self.act,
+            expand=self.expand is not None,
         )
         if self.expand is not None:
             self.expand.conv.active_out = mid
@@ -128,13 +142,20 @@ class MobileNetV3Supernet(Supernet):
         for s in cfg.stages:
             out = make_divisible(s.channels * wmax)
             blocks = [
-                DynamicMBConv(c if j == 0 else out, out, s.kernel, s.expand, s.stride if j == 0 else 1, se=s.se, act=s.act)
+                DynamicMBConv(
+                    c if j == 0 else out, out, s.kernel, s.expand, s.stride if j == 0 else 1, se=s.se, act=s.act
+                )
                 for j in range(max(s.depth))
             ]
             stages.append(DynamicStage(blocks))
             c = out
-        head = _Head(c, make_divisible(cfg.final_channels * wmax), cfg.feature_channels,
-                     num_classes or cfg.num_classes, cfg.dropout)
+        head = _Head(
+            c,
+            make_divisible(cfg.final_channels * wmax),
+            cfg.feature_channels,
+            num_classes or cfg.num_classes,
+            cfg.dropout,
+        )
         super().__init__(space, stem, stages, head)
 
     @property
@@ -172,5 +193,3 @@ class MobileNetV3Supernet(Supernet):
                 c = out
             stages.append(nn.Sequential(*blocks))
         return StagedNet(stem, stages, self.head.export(c))
-
-

@@ -9,10 +9,10 @@ from torch import nn
 
 from autogtkd.nn._dynamic import DynamicConvBNAct, DynamicLinear
 from autogtkd.nn._static import Bottleneck, StagedNet, make_divisible
-from autogtkd.space._arch import Arch
 from autogtkd.supernet._base import DynamicStage, Supernet
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: autogtkd.space is the layer above (docs/architecture.md, "Layers")
+    from autogtkd.space._arch import Arch
     from autogtkd.space._resnet import ResNetSpace
 
 __all__ = ["DynamicBottleneck", "ResNetSupernet"]

@@ -10,11 +10,9 @@ from typing import Any, Literal
 from autogtkd._config import from_dict
 from autogtkd.exceptions import ConfigError
 from autogtkd.gtn import GTNConfig
+from autogtkd.train._methods import create_method
 
-__all__ = ["METHODS", "DatasetSpec", "KDConfig", "Method", "OptimConfig", "TrainConfig", "train_config_from_dict"]
-
-Method = Literal["gtn", "vanilla", "inplace", "supernet-kd", "sftn"]
-METHODS: tuple[str, ...] = ("gtn", "vanilla", "inplace", "supernet-kd", "sftn")
+__all__ = ["DatasetSpec", "KDConfig", "LoopConfig", "OptimConfig", "TrainConfig", "train_config_from_dict"]
 
 
 @dataclass(frozen=True)
@@ -57,21 +55,65 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """One training run (teacher and/or supernet).
+class LoopConfig:
+    """The options every training loop of autogtkd shares: :class:`TrainConfig` (teacher and/or
+    supernet) and :class:`KDConfig` (final KD) extend it, so the loop (``autogtkd.train._loops``) and
+    the resumable-run helper (``autogtkd.train._resume``) take one type. A base class rather than a
+    nested field: the fields stay top-level keys, so the YAML files and the ``config.json`` of run
+    directories written before it existed load unchanged (and keep their identity hash).
 
     Attributes:
-        method: ``gtn`` (generic teacher + supernet, docs/training.md), ``vanilla`` (teacher, CE only),
-            ``inplace`` (supernet alone, sandwich rule with in-place distillation from its largest
-            subnet, BigNAS/OFA), ``supernet-kd`` (a vanilla teacher is trained first, then frozen, and
-            the supernet is distilled from it), ``sftn`` (one student-friendly teacher for the single
-            architecture ``sftn_arch``: the GTN step with that one path).
-        epochs: epochs of the main phase. teacher_epochs: epochs of the vanilla-teacher phase of
-            ``supernet-kd`` (None: ``epochs``, or 0 when ``teacher_init`` gives a trained teacher).
+        epochs: epochs of the main phase (30). batch_size: per process (64). optim: the SGD recipe.
+        augment: random crop (+ flip) on training batches. seed: model init, data order, sampling.
+        max_steps_per_epoch: cut epochs short (tests, quick benchmarks; None: full epochs).
+        eval_batches: validation batches for the per-epoch log (None: the whole split).
+        checkpoint_every: write the checkpoint every this many epochs (always at the end).
+        device: ``auto`` | ``cpu`` | ``cuda`` | ``mps``. amp: mixed precision on GPUs (``amp_dtype``).
+        num_workers: loader worker processes.
+        channels_last: NHWC memory format for models and batches (faster convolutions on CPU and
+            tensor cores; numerics unchanged up to rounding).
+        threads: intra-op CPU threads while training (restored afterwards; None: leave torch's
+            setting). On a shared CPU, 1 thread per process avoids oversubscription (measured up to
+            ~9x faster than 2 threads when other processes load the cores, docs/training.md).
+    """
+
+    epochs: int = 30
+    batch_size: int = 64
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    augment: bool = True
+    seed: int = 0
+    max_steps_per_epoch: int | None = None
+    eval_batches: int | None = None
+    checkpoint_every: int = 1
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    amp: bool = True
+    amp_dtype: Literal["bfloat16", "float16"] = "bfloat16"
+    num_workers: int = 0
+    channels_last: bool = False
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
+
+
+@dataclass(frozen=True)
+class TrainConfig(LoopConfig):
+    """One training run (teacher and/or supernet): the :class:`LoopConfig` options and these.
+
+    Attributes:
+        method: a registered training method (:func:`~autogtkd.train.list_methods`; built-ins
+            :data:`METHODS`): ``gtn`` (generic teacher + supernet, docs/training.md), ``vanilla``
+            (teacher, CE only), ``inplace`` (supernet alone, sandwich rule with in-place distillation
+            from its largest subnet, BigNAS/OFA), ``supernet-kd`` (a vanilla teacher is trained first,
+            then frozen, and the supernet is distilled from it), ``sftn`` (one student-friendly teacher
+            for the single architecture ``sftn_arch``: the GTN step with that one path).
+        teacher_epochs: epochs of the vanilla-teacher phase of ``supernet-kd`` (None: ``epochs``, or 0
+            when ``teacher_init`` gives a trained teacher).
         teacher_init: a finished run directory whose trained teacher initialises this run's teacher
             (same teacher architecture). With ``supernet-kd`` this distils a new supernet from an
             existing teacher without retraining it (OFA-style supernet from a vanilla teacher).
-        batch_size: per process (64). optim: teacher/supernet/branch optimiser. gtn: GTN options.
+        gtn: GTN options. optim (inherited) is the teacher/supernet/branch optimiser.
         inplace_paths: random paths per step of ``inplace``/``supernet-kd`` besides the sandwich pair
             smallest + largest (2).
         kd_sandwich: ``supernet-kd`` also trains the smallest and largest subnets every step (BigNAS
@@ -79,93 +121,45 @@ class TrainConfig:
             budget as a GTN supernet with ``gtn.paths`` = ``inplace_paths``.
         kd_temperature: temperature of in-place and fixed-teacher KD (4).
         sftn_arch: the student of ``sftn``.
-        augment: random crop (+ flip) on training batches. seed: model init, data order, sampling.
-        max_steps_per_epoch: cut epochs short (tests, quick benchmarks; None: full epochs).
-        eval_batches: validation batches for the per-epoch log (None: the whole split).
         calib_batches: calibration batches (of 128 images) that re-estimate a subnet's BatchNorm
             statistics before its per-epoch evaluation (2, as ``autogtkd search``).
-        checkpoint_every: write the checkpoint every this many epochs (always at the end).
-        device: ``auto`` | ``cpu`` | ``cuda`` | ``mps``. amp: mixed precision on GPUs (``amp_dtype``).
-        num_workers: loader worker processes.
-        channels_last: NHWC memory format for models and batches (faster convolutions on CPU and
-            tensor cores; numerics unchanged up to rounding).
         supernet_init: ``grow`` (default): every supernet option beyond the smallest subnet starts as a
             no-op (zero weights on the input channels the smallest lacks, zero outer kernel taps,
-            zero last-BN scale of extra residual blocks; :func:`autogtkd.gtn.grow_init`), so subnets whose extra options were rarely or never
-            trained behave like the trained small ones instead of adding random features;
-            ``default``: PyTorch's initialisation of every weight.
-        threads: intra-op CPU threads while training (restored afterwards; None: leave torch's
-            setting). On a shared CPU, 1 thread per process avoids oversubscription (measured up to
-            ~9x faster than 2 threads when other processes load the cores, docs/training.md).
+            zero last-BN scale of extra residual blocks; :func:`autogtkd.gtn.grow_init`), so subnets
+            whose extra options were rarely or never trained behave like the trained small ones instead
+            of adding random features; ``default``: PyTorch's initialisation of every weight.
     """
 
-    method: Method = "gtn"
-    epochs: int = 30
+    method: str = "gtn"
     teacher_epochs: int | None = None
     teacher_init: str | None = None
-    batch_size: int = 64
-    optim: OptimConfig = field(default_factory=OptimConfig)
     gtn: GTNConfig = field(default_factory=GTNConfig)
     inplace_paths: int = 2
     kd_sandwich: bool = True
     kd_temperature: float = 4.0
     sftn_arch: dict[str, Any] | None = None
-    augment: bool = True
-    seed: int = 0
-    max_steps_per_epoch: int | None = None
-    eval_batches: int | None = None
     calib_batches: int = 2
-    checkpoint_every: int = 1
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    amp: bool = True
-    amp_dtype: Literal["bfloat16", "float16"] = "bfloat16"
-    num_workers: int = 0
-    channels_last: bool = False
-    threads: int | None = None
     supernet_init: Literal["grow", "default"] = "grow"
 
     def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
+        super().__post_init__()
         if self.teacher_epochs is not None and self.teacher_epochs < 0:
             raise ConfigError(f"teacher_epochs must be >= 0, got {self.teacher_epochs}")
-        if self.method == "supernet-kd" and not self.kd_sandwich and self.inplace_paths < 1:
-            raise ConfigError("supernet-kd without the sandwich rule needs inplace_paths >= 1")
-        if self.method == "sftn" and self.sftn_arch is None:
-            raise ConfigError("method 'sftn' needs sftn_arch (the student architecture)")
+        create_method(self.method).check(self)  # unknown names raise, listing the registered ones
 
 
 @dataclass(frozen=True)
-class KDConfig:
-    """Final KD (Hinton): ``γ·CE + α·T²·KL``, teacher frozen in eval mode.
+class KDConfig(LoopConfig):
+    """Final KD (Hinton): ``γ·CE + α·T²·KL``, teacher frozen in eval mode; the :class:`LoopConfig`
+    options and these.
 
     Attributes:
-        gamma: 0.1. alpha: 0.9. temperature: 4. epochs, batch_size, optim, augment, seed,
-        max_steps_per_epoch, eval_batches, checkpoint_every, device, amp, amp_dtype, num_workers,
-        channels_last, threads: as in :class:`TrainConfig`.
+        gamma: 0.1. alpha: 0.9. temperature: 4.
     """
 
-    epochs: int = 30
     gamma: float = 0.1
     alpha: float = 0.9
     temperature: float = 4.0
-    batch_size: int = 64
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    augment: bool = True
-    seed: int = 0
-    max_steps_per_epoch: int | None = None
-    eval_batches: int | None = None
-    checkpoint_every: int = 1
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    amp: bool = True
-    amp_dtype: Literal["bfloat16", "float16"] = "bfloat16"
-    num_workers: int = 0
-    channels_last: bool = False
-    threads: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
 
 
 def train_config_from_dict(data: Mapping[str, Any], *, where: str = "train") -> TrainConfig:

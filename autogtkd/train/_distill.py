@@ -2,33 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from autogtkd.exceptions import CheckpointError, ConfigError
 from autogtkd.gtn import hinton_kd_loss
-from autogtkd.space import SearchSpace
+from autogtkd.nn import cpu_threads, recalibrate_bn, to_device, top1
+from autogtkd.space import Arch, SearchSpace
 from autogtkd.supernet import Supernet
 from autogtkd.train._config import KDConfig
 from autogtkd.train._ddp import DistContext, resolve_device
-from autogtkd.train._loops import LoopIO, Phase, TrainState, cpu_threads, make_loaders, run_phases, to_device, top1
-from autogtkd.train.checkpoint import load_checkpoint, restore_rng, save_checkpoint
-from autogtkd.train.metrics import MetricsLog
+from autogtkd.train._loops import Phase, TrainState, make_loaders
+from autogtkd.train._resume import ResumableRun
+from autogtkd.train._steps import StepFn
+from autogtkd.train._student_dir import save_student_dir
+from autogtkd.train.checkpoint import Checkpoint
 
 __all__ = ["distill", "kd_step"]
 
 _KIND = "distill"
 
 
-def kd_step(student: nn.Module, teacher: nn.Module | None, cfg: KDConfig):  # type: ignore[no-untyped-def]
+def kd_step(student: nn.Module, teacher: nn.Module | None, cfg: KDConfig) -> StepFn:
     """Hinton KD step: ``γ·CE(z_S, y) + α·T²·KL(σ(z_T/T) ‖ σ(z_S/T))``, teacher frozen (no gradient);
     without a teacher, plain ``CE(z_S, y)`` (the no-KD baseline)."""
 
@@ -85,90 +89,31 @@ def distill(
     """
     t0 = time.perf_counter()
     cfg = config or KDConfig()
-    if epochs is not None:
-        from dataclasses import replace
-
-        cfg = replace(cfg, epochs=epochs)
+    cfg = cfg if epochs is None else replace(cfg, epochs=epochs)
     a = space.canonical(arch)
     ctx = DistContext.current()
     device = resolve_device(cfg.device, local_rank=ctx.local_rank)
-    torch.manual_seed(cfg.seed)
-    if init == "scratch":
-        student = space.build_model(a, num_classes=data.num_classes)
-    elif init == "inherit":
-        if supernet is None:
-            raise ConfigError("init='inherit' needs the supernet")
-        from autogtkd.evaluate import recalibrate_bn  # lazy: evaluate imports train
-
-        student = supernet.export(a)
-        # The supernet's BN statistics mix every sampled subnet: recompute them for this student.
-        recalibrate_bn(student, data.loader("calib", batch_size=128, shuffle=False, augment=False))
-    else:
-        raise ConfigError(f"init must be 'scratch' or 'inherit', got {init!r}")
+    student = _student(a, init, space=space, data=data, supernet=supernet, seed=cfg.seed)
     to_device(student, device, channels_last=cfg.channels_last)
     frozen = [] if teacher is None else [to_device(teacher, device, channels_last=cfg.channels_last)]
-    was_training = [m.training for m in frozen]
-    for m in frozen:
-        m.eval()
-    if checkpoint_path is None and out_dir is not None:
-        checkpoint_path = Path(out_dir) / "distill-checkpoint.pt"
     ident = {"arch": a.to_dict(), "init": init, "epochs": cfg.epochs, "seed": cfg.seed}
-    state = TrainState(rng=np.random.default_rng(cfg.seed))
-    io = LoopIO(progress=progress, on_epoch_end=on_epoch_end)
-    if checkpoint_path is not None and Path(checkpoint_path).exists():
-        ckpt = load_checkpoint(checkpoint_path, expected_kind=_KIND, space=space, map_location=device)
-        if ckpt.extra.get("ident") != json.loads(json.dumps(ident)):
-            raise CheckpointError(f"{checkpoint_path} belongs to another distillation (arch/init/epochs/seed differ)")
-        ckpt.load_model("student", student)
-        state.epoch, state.step = ckpt.epoch, ckpt.step
-        restore_rng(ckpt, state.rng)
-        io.saved = {"optimizers": ckpt.optimizers, "schedulers": ckpt.schedulers}
-    metrics_log = MetricsLog(out_dir, resume_step=state.step) if (out_dir is not None and ctx.is_main) else None
-    if checkpoint_path is not None:
-        cp = Path(checkpoint_path)
+    with _eval_mode(frozen):
+        run = _resumed(student, ident, checkpoint_path, out_dir, space=space, cfg=cfg, ctx=ctx, device=device)
+        loader, val_loader = make_loaders(data, cfg, ctx)
 
-        def save(st: TrainState, optimizers: dict[str, Any], schedulers: dict[str, Any]) -> None:
-            save_checkpoint(
-                cp,
-                kind=_KIND,
-                step=st.step,
-                epoch=st.epoch,
-                models={"student": student},
-                optimizers=optimizers,
-                schedulers=schedulers,
-                extra={"ident": ident},
-                space=space,
-                rng=st.rng,
-            )
+        def evaluate(v: Any) -> dict[str, float]:
+            return {"val_top1": top1(student, v, device, cfg.eval_batches)}
 
-        io.save = save
-    last: dict[str, Any] = {}
-
-    def log(row: dict[str, Any]) -> None:
-        last.update(row)
-        if metrics_log is not None:
-            metrics_log.append(row)
-
-    io.log = log
-    loader, val_loader = make_loaders(data, cfg, ctx)
-
-    def evaluate(v: Any) -> dict[str, float]:
-        return {"val_top1": top1(student, v, device, cfg.eval_batches)}
-
-    phase = Phase("student", cfg.epochs, [student], frozen, kd_step(student, teacher, cfg), evaluate)
-    try:
+        phase = Phase("student", cfg.epochs, [student], frozen, kd_step(student, teacher, cfg), evaluate)
+        run.run(
+            [phase], loader, val_loader, extra=lambda st: {"ident": ident}, progress=progress, on_epoch_end=on_epoch_end
+        )
+        student.eval()
         with cpu_threads(cfg.threads):
-            run_phases([phase], state, loader, val_loader, cfg, device, ctx, io)
-            student.eval()
             val_top1 = top1(student, val_loader, device)
-    finally:
-        for m, was in zip(frozen, was_training, strict=True):
-            m.train(was)
-        if metrics_log is not None:
-            metrics_log.close()
     metrics = {
         "val_top1": val_top1,
-        "train_loss": last.get("train_loss"),
+        "train_loss": run.last_record.get("train_loss"),
         "epochs": cfg.epochs,
         "wall_time_s": time.perf_counter() - t0,
         "flops": space.flops(a),
@@ -176,7 +121,65 @@ def distill(
         "init": init,
     }
     if out_dir is not None and ctx.is_main:
-        from autogtkd.export import save_student_dir
-
         save_student_dir(out_dir, student, a, space, metrics)
     return student, metrics
+
+
+def _resumed(
+    student: nn.Module,
+    ident: dict[str, Any],
+    checkpoint_path: str | Path | None,
+    out_dir: str | Path | None,
+    *,
+    space: SearchSpace,
+    cfg: KDConfig,
+    ctx: DistContext,
+    device: torch.device,
+) -> ResumableRun:
+    """The KD run of ``student`` (checkpoint: ``checkpoint_path``, else ``out_dir/distill-checkpoint.pt``),
+    resumed when its checkpoint exists; a checkpoint of another distillation (``ident``: arch, init,
+    epochs, seed) raises :class:`CheckpointError`."""
+    if checkpoint_path is None and out_dir is not None:
+        checkpoint_path = Path(out_dir) / "distill-checkpoint.pt"
+    models = {"student": student}
+    run = ResumableRun(
+        checkpoint_path, kind=_KIND, space=space, models=models, cfg=cfg, ctx=ctx, device=device, metrics_dir=out_dir
+    )
+
+    def same_distillation(ckpt: Checkpoint) -> None:
+        if ckpt.extra.get("ident") != json.loads(json.dumps(ident)):
+            raise CheckpointError(f"{ckpt.path} belongs to another distillation (arch/init/epochs/seed differ)")
+
+    run.resume(validate=same_distillation)
+    return run
+
+
+@contextlib.contextmanager
+def _eval_mode(modules: list[nn.Module]) -> Iterator[None]:
+    """The frozen ``modules`` in eval mode inside the block; their modes are restored afterwards."""
+    was = [m.training for m in modules]
+    for m in modules:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m, w in zip(modules, was, strict=True):
+            m.train(w)
+
+
+def _student(
+    arch: Arch, init: str, *, space: SearchSpace, data: Any, supernet: Supernet | None, seed: int
+) -> nn.Module:
+    """The student before KD: ``scratch`` (random initialisation from ``seed``) or ``inherit`` (the
+    supernet's weights, BatchNorm statistics recomputed for this student: the supernet's mix every
+    sampled subnet)."""
+    torch.manual_seed(seed)
+    if init == "scratch":
+        return space.build_model(arch, num_classes=data.num_classes)
+    if init == "inherit":
+        if supernet is None:
+            raise ConfigError("init='inherit' needs the supernet")
+        student = supernet.export(arch)
+        recalibrate_bn(student, data.loader("calib", batch_size=128, shuffle=False, augment=False))
+        return student
+    raise ConfigError(f"init must be 'scratch' or 'inherit', got {init!r}")

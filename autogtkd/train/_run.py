@@ -24,27 +24,23 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from autogtkd._config import to_dict
+from autogtkd.data import load_data
 from autogtkd.exceptions import CheckpointError, ConfigError
+from autogtkd.gtn import GTNConfig
+from autogtkd.nn import to_device
 from autogtkd.space import SearchSpace, load_space, space_from_dict
 from autogtkd.supernet import Supernet
+from autogtkd.teachers import create_teacher
 from autogtkd.train._config import DatasetSpec, TrainConfig, train_config_from_dict
-from autogtkd.train._ddp import init_distributed, resolve_device
-from autogtkd.train._loops import (
-    LoopIO,
-    TrainState,
-    build_models,
-    build_phases,
-    cpu_threads,
-    make_loaders,
-    run_phases,
-    to_device,
-)
-from autogtkd.train.checkpoint import load_checkpoint, restore_rng, save_checkpoint
+from autogtkd.train._ddp import DistContext, init_distributed, resolve_device
+from autogtkd.train._loops import TrainState, make_loaders
+from autogtkd.train._methods import build_models, build_phases, create_method
+from autogtkd.train._resume import ResumableRun
+from autogtkd.train.checkpoint import load_checkpoint
 from autogtkd.train.metrics import MetricsLog
 
 __all__ = [
@@ -98,14 +94,10 @@ def run_is_complete(path: str | Path) -> bool:
 def _teacher(name: str | None, num_classes: int, in_channels: int) -> nn.Module | None:
     if name is None:
         return None
-    from autogtkd.teachers import create_teacher
-
     return create_teacher(name, num_classes=num_classes, in_channels=in_channels)
 
 
 def _load_data(spec: DatasetSpec) -> Any:
-    from autogtkd.data import load_data
-
     return load_data(
         spec.name,
         data_dir=spec.data_dir,
@@ -127,7 +119,8 @@ def train(
     progress: bool = True,
     on_epoch_end: Callable[[TrainState], None] | None = None,
 ) -> Path:
-    """Train ``config.method`` and write the run directory ``out`` (see the module docstring).
+    """Train ``config.method`` and write the run directory ``out``; returns ``out`` as a
+    :class:`~pathlib.Path` (the layout is in the module docstring).
 
     A run directory that already holds the same run is resumed from its last checkpoint (or returned
     untouched when complete); one holding a different run raises :class:`CheckpointError`. Under
@@ -137,14 +130,12 @@ def train(
         out: run directory.
         space: search space (name, .yaml/.py file or object); built with the dataset's classes.
         dataset: :class:`DatasetSpec` or a dataset name (defaults for the rest).
-        teacher: registered teacher name (None for ``inplace``).
+        teacher: registered teacher name (ignored, and recorded as None, for methods without a
+            teacher such as ``inplace``).
         config: training configuration (default :class:`TrainConfig`).
         data: already loaded :class:`~autogtkd.data.DataSplits` for ``dataset`` (else loaded here).
         progress: show progress bars.
         on_epoch_end: called with the training state after each epoch's checkpoint.
-
-    Returns:
-        ``out`` as a :class:`~pathlib.Path`.
 
     Example:
         >>> run = train("runs/a", space="mbv3-cifar", dataset="digits", teacher="resnet8",
@@ -154,11 +145,75 @@ def train(
     t_start = time.perf_counter()
     cfg = config or TrainConfig()
     spec = DatasetSpec(name=dataset) if isinstance(dataset, str) else dataset
-    if cfg.method == "inplace":
+    if not create_method(cfg.method).uses_teacher:
         teacher = None
     ctx = init_distributed(cfg.device)
     device = resolve_device(cfg.device, local_rank=ctx.local_rank)
     data = data if data is not None else _load_data(spec)
+    space_obj, info = _space_for(space, data)
+    out = Path(out)
+    if _claim_run_dir(out, _run_config(space_obj, spec, info, teacher, cfg), ctx):
+        return out  # finished before
+
+    models = _models_on(device, ctx, space_obj, teacher, cfg, info)
+    run = ResumableRun(
+        out / CHECKPOINT_NAME,
+        kind=CHECKPOINT_KIND,
+        space=space_obj,
+        models=models,
+        cfg=cfg,
+        ctx=ctx,
+        device=device,
+        metrics_dir=out,
+    )
+    if cfg.teacher_init is not None and "teacher" in models and not run.has_checkpoint:
+        _init_teacher(models["teacher"], Path(cfg.teacher_init), device)
+    ckpt = run.resume()
+    elapsed0 = 0.0 if ckpt is None else float(ckpt.extra.get("elapsed_s", 0.0))
+    if ckpt is not None:
+        run.state.arch.restore(ckpt.extra, device)
+
+    def extra(st: TrainState) -> dict[str, Any]:
+        return {"method": cfg.method, **st.arch.to_extra(), "elapsed_s": elapsed0 + time.perf_counter() - t_start}
+
+    loader, val_loader = make_loaders(data, cfg, ctx)
+    if len(loader) == 0:
+        raise ConfigError(f"batch size {cfg.batch_size} exceeds the {len(data.train)} training images")
+
+    def calib() -> Any:
+        return data.loader("calib", 128, shuffle=False, augment=False)
+
+    phases = build_phases(models, cfg, run.state, device, calib)
+    run.run(phases, loader, val_loader, extra=extra, progress=progress, on_epoch_end=on_epoch_end)
+    if ctx.is_main:
+        _write_done(out, elapsed0 + time.perf_counter() - t_start)
+    ctx.barrier()
+    return out
+
+
+def _models_on(
+    device: torch.device,
+    ctx: DistContext,
+    space: SearchSpace,
+    teacher: str | None,
+    cfg: TrainConfig,
+    info: Mapping[str, int],
+) -> dict[str, nn.Module]:
+    """The modules of ``cfg.method`` (:func:`build_models`), seeded by ``cfg.seed``, on ``device``,
+    with rank 0's initial weights on every rank."""
+    torch.manual_seed(cfg.seed)  # the teacher's initialisation (build_models seeds the rest)
+    models = build_models(
+        space, _teacher(teacher, info["num_classes"], info["in_channels"]), cfg, num_classes=info["num_classes"]
+    )
+    for m in models.values():
+        to_device(m, device, channels_last=cfg.channels_last)
+        ctx.broadcast(m)
+    return models
+
+
+def _space_for(space: str | Path | SearchSpace, data: Any) -> tuple[SearchSpace, dict[str, int]]:
+    """The search space built for ``data``'s classes, and the data facts a run records; a space made
+    for another image size raises :class:`ConfigError`."""
     space_obj = load_space(space, num_classes=data.num_classes)
     info = {
         "num_classes": int(data.num_classes),
@@ -169,101 +224,35 @@ def train(
         raise ConfigError(
             f"space {space_obj.name!r} expects {space_obj.input_size}px images, dataset gives {data.image_size}px"
         )
-    run_cfg = _run_config(space_obj, spec, info, teacher, cfg)
-    out = Path(out)
+    return space_obj, info
+
+
+def _claim_run_dir(out: Path, run_cfg: dict[str, Any], ctx: DistContext) -> bool:
+    """Make ``out`` the directory of the run ``run_cfg`` (rank 0 writes its config.json); True when
+    it already holds this run, finished. A directory holding another run with a checkpoint raises
+    :class:`CheckpointError`; one whose other run never trained (an earlier attempt stopped on bad
+    input) starts afresh."""
     cfg_path = out / CONFIG_NAME
-    if cfg_path.exists():
-        old = _read_config(out)
-        if _identity(old) != _identity(run_cfg):
-            if (out / CHECKPOINT_NAME).exists():
-                raise CheckpointError(f"{out} holds a different run (its config.json differs); use another --out")
-            if ctx.is_main:  # nothing trained yet (an earlier attempt stopped on bad input): start afresh
-                _write_json(cfg_path, run_cfg)
-        elif run_is_complete(out):
-            return out
-    elif ctx.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        _write_json(cfg_path, run_cfg)
-
-    torch.manual_seed(cfg.seed)  # the teacher's initialisation (build_models seeds the rest)
-    models = build_models(
-        space_obj, _teacher(teacher, info["num_classes"], info["in_channels"]), cfg, num_classes=info["num_classes"]
-    )
-    for m in models.values():
-        to_device(m, device, channels_last=cfg.channels_last)
-        ctx.broadcast(m)
-    state = TrainState(rng=np.random.default_rng(cfg.seed))
-    io = LoopIO(progress=progress, on_epoch_end=on_epoch_end)
-    elapsed0 = 0.0
-    ckpt_path = out / CHECKPOINT_NAME
-    if cfg.teacher_init is not None and "teacher" in models and not ckpt_path.exists():
-        _init_teacher(models["teacher"], Path(cfg.teacher_init), device)
-    if ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path, expected_kind=CHECKPOINT_KIND, space=space_obj, map_location=device)
-        for name, m in models.items():
-            ckpt.load_model(name, m)
-        pos = ckpt.extra
-        state.phase, state.epoch, state.step = int(pos["phase"]), int(pos["epoch"]), ckpt.step
-        state.arch.baseline = pos.get("arch_baseline")
-        if pos.get("arch_target") is not None:
-            state.arch.target = [t.to(device) for t in pos["arch_target"]]
-        restore_rng(ckpt, state.rng)
-        io.saved = {"optimizers": ckpt.optimizers, "schedulers": ckpt.schedulers}
-        elapsed0 = float(pos.get("elapsed_s", 0.0))
-    metrics = MetricsLog(out, resume_step=state.step) if ctx.is_main else None
-
-    def save(st: TrainState, optimizers: dict[str, Any], schedulers: dict[str, Any]) -> None:
-        extra = {
-            "phase": st.phase,
-            "epoch": st.epoch,
-            "method": cfg.method,
-            "arch_baseline": st.arch.baseline,
-            "arch_target": None if st.arch.target is None else [t.detach().cpu() for t in st.arch.target],
-            "elapsed_s": elapsed0 + time.perf_counter() - t_start,
-        }
-        save_checkpoint(
-            ckpt_path,
-            kind=CHECKPOINT_KIND,
-            step=st.step,
-            epoch=st.epoch,
-            models=models,
-            optimizers=optimizers,
-            schedulers=schedulers,
-            extra=extra,
-            space=space_obj,
-            rng=st.rng,
-        )
-
-    io.save = save
-    if metrics is not None:
-        log = metrics
-
-        def append(row: dict[str, Any]) -> None:
-            log.append(row)
-
-        io.log = append
-    loader, val_loader = make_loaders(data, cfg, ctx)
-    if len(loader) == 0:
-        raise ConfigError(f"batch size {cfg.batch_size} exceeds the {len(data.train)} training images")
-    phases = build_phases(models, cfg, state, device, lambda: data.loader("calib", 128, shuffle=False, augment=False))
-    try:
-        with cpu_threads(cfg.threads):
-            run_phases(phases, state, loader, val_loader, cfg, device, ctx, io)
-    finally:
-        if metrics is not None:
-            metrics.close()
+    if not cfg_path.exists():
+        if ctx.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+            _write_json(cfg_path, run_cfg)
+        return False
+    if _identity(_read_config(out)) == _identity(run_cfg):
+        return run_is_complete(out)  # else: the same run, unfinished: resume it
+    if (out / CHECKPOINT_NAME).exists():
+        raise CheckpointError(f"{out} holds a different run (its config.json differs); use another --out")
     if ctx.is_main:
-        records = MetricsLog.read(out)
-        _write_json(
-            out / DONE_NAME,
-            {
-                "complete": True,
-                "wall_time_s": elapsed0 + time.perf_counter() - t_start,
-                "final": records[-1] if records else {},
-            },
-        )
-    ctx.barrier()
-    return out
+        _write_json(cfg_path, run_cfg)
+    return False
+
+
+def _write_done(out: Path, wall_time_s: float) -> None:
+    """The completion marker: the total training time and the last metrics record."""
+    records = MetricsLog.read(out)
+    _write_json(
+        out / DONE_NAME, {"complete": True, "wall_time_s": wall_time_s, "final": records[-1] if records else {}}
+    )
 
 
 def _init_teacher(teacher: nn.Module, run: Path, device: torch.device) -> None:
@@ -392,8 +381,6 @@ def load_run(
 def default_run_config() -> tuple[DatasetSpec, str, str, TrainConfig]:
     """The embedded default run: ``(dataset, space, teacher, config)`` (see docs/training.md for the
     measured cost on a 2-core CPU)."""
-    from autogtkd.gtn import GTNConfig
-
     dataset = DatasetSpec(name="digits", image_size=32, val_fraction=0.2, seed=0)
     # Batch 16 (176 steps in 2 epochs) rather than 32 (88 steps): the same images and CPU time, twice
     # the updates; the supernet grows from its smallest subnet (TrainConfig.supernet_init="grow").

@@ -17,9 +17,22 @@ from autogtkd.export import export_model, load_student_dir, save_student_dir
 from autogtkd.space import create_space, list_spaces
 
 BUILTIN = ["mbv3-cifar", "mbv3-imagenet", "resnet-cifar", "resnet-imagenet"]
-# The torch.export-based ONNX exporter takes ~5 s per model here; the ImageNet-space cases (224x224
-# input) run with -m slow to keep the default test set fast.
-ONNX_CASES = [pytest.param(n, marks=pytest.mark.slow) if "imagenet" in n else n for n in BUILTIN]
+#: Students exported per space: both ends of the space and two seeded random ones.
+STUDENTS = ["smallest", "largest", "random-0", "random-1"]
+# The torch.export-based ONNX exporter takes 5-15 s per small model here and ~100 s for the larger
+# mbv3-cifar students; those, resnet-cifar's largest and every ImageNet-space case (224x224 input) run
+# with -m slow (in CI) to keep the default test set fast.
+_FAST = {
+    ("mbv3-cifar", "smallest"),
+    ("resnet-cifar", "smallest"),
+    ("resnet-cifar", "random-0"),
+    ("resnet-cifar", "random-1"),
+}
+ONNX_CASES = [
+    (n, which) if (n, which) in _FAST else pytest.param(n, which, marks=pytest.mark.slow)
+    for n in BUILTIN
+    for which in STUDENTS
+]
 
 
 def _randomise(model: nn.Module, seed: int = 0) -> nn.Module:
@@ -38,25 +51,40 @@ def _randomise(model: nn.Module, seed: int = 0) -> nn.Module:
     return model.eval()
 
 
-def _student(name: str) -> tuple[nn.Module, object, object]:
+def _arch(space, which: str):  # type: ignore[no-untyped-def]
+    """``smallest``, ``largest`` or ``random-SEED`` (a seeded uniform draw) of ``space``."""
+    if which.startswith("random-"):
+        return space.sample(np.random.default_rng(int(which.split("-")[1])))
+    return getattr(space, which)()
+
+
+def _student(name: str, which: str = "smallest") -> tuple[nn.Module, object, object]:
+    """A student of space ``name`` (see :func:`_arch`) with randomised BatchNorm, in eval mode."""
     space = create_space(name, num_classes=10)
-    arch = space.smallest()
+    arch = _arch(space, which)
     torch.manual_seed(0)
     return _randomise(space.build_model(arch)), arch, space
+
+
+def test_the_students_differ() -> None:
+    """The four students of each space are four architectures (a check of the cases themselves)."""
+    for name in BUILTIN:
+        space = create_space(name, num_classes=10)
+        assert len({_arch(space, which).key for which in STUDENTS}) == len(STUDENTS), name
 
 
 def test_builtin_spaces_are_covered() -> None:
     assert set(BUILTIN) <= set(list_spaces())
 
 
-@pytest.mark.parametrize("name", ONNX_CASES)
-def test_onnx_runtime_matches_pytorch(name: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "which"), ONNX_CASES)
+def test_onnx_runtime_matches_pytorch(name: str, which: str, tmp_path: Path) -> None:
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    model, arch, space = _student(name)
+    model, arch, space = _student(name, which)
     n = space.input_size
     res = export_model(model, tmp_path, format="onnx", input_shape=(3, n, n), arch=arch, metrics={"top1": 0.5})
-    assert res.path == tmp_path / "model.onnx" and res.max_abs_diff is not None and res.max_abs_diff <= 1e-4
+    assert res.path == tmp_path / "model.onnx" and res.max_abs_diff is not None  # export checked it (same rule)
     assert not list(tmp_path.glob("*.data"))  # weights inside the one file
     session = ort.InferenceSession(str(res.path), providers=["CPUExecutionProvider"])
     x = torch.randn(3, 3, n, n, generator=torch.Generator().manual_seed(1))  # another batch size
@@ -64,7 +92,9 @@ def test_onnx_runtime_matches_pytorch(name: str, tmp_path: Path) -> None:
         expected = model(x).numpy()
     got = session.run(None, {"input": x.numpy()})[0]
     assert got.shape == (3, 10) and np.abs(expected).max() > 1e-2
-    assert np.abs(got - expected).max() <= 1e-4
+    # export_model's rule: float32 rounding grows with the logits (the largest ImageNet ResNet, with
+    # randomised BatchNorm, has large logits and differed by 8.5e-4 in export's own check)
+    assert np.abs(got - expected).max() <= 1e-4 + 1e-5 * np.abs(expected).max()
     info = json.loads((tmp_path / "arch.json").read_text())
     assert info["arch"] == arch.to_dict() and info["flops"] == space.flops(arch) and info["input_shape"] == [3, n, n]
     assert json.loads((tmp_path / "metrics.json").read_text()) == {"top1": 0.5}

@@ -3,11 +3,14 @@
 
 The worker's evaluator appends ``start KEY PID`` to a log before scoring and ``end KEY PID`` after,
 so a test knows exactly which architecture a process holds when it kills it. With ``hang_at=k`` the
-k-th evaluation of that process never returns (the process holds its trial until it is killed).
+k-th evaluation of that process never returns (the process holds its trial until it is killed); with
+``hang_costs_at=k`` the k-th cost computation never returns (the process holds a trial it created
+but has not claimed an architecture for: killed between ``ask`` and the claim).
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -22,26 +25,39 @@ STUDY = "autogtkd-search"
 
 SEARCH_WORKER = textwrap.dedent(
     """
-    import os, sys, time
+    import json, os, socket, sys, time
     import optuna
+    import autogtkd.search._search as search_module
     from autogtkd.search import SearchProblem, search
     from autogtkd.space import ChoiceSpace
 
     storage, n_trials, seed, log, hang_at, sizes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), sys.argv[6]
-    if len(sys.argv) > 7:  # a start barrier: say ready, wait for the go file
-        open(os.path.join(sys.argv[7], f"ready-{os.getpid()}"), "w").close()
-        while not os.path.exists(os.path.join(sys.argv[7], "go")):
+    opts = json.loads(sys.argv[7])
+    if opts["barrier"]:  # a start barrier: say ready, wait for the go file
+        open(os.path.join(opts["barrier"], f"ready-{os.getpid()}"), "w").close()
+        while not os.path.exists(os.path.join(opts["barrier"], "go")):
             time.sleep(0.01)
+    if opts["remote"]:  # record another host as owner: to the others this worker is on another machine
+        real_owner = search_module.process_owner
+        search_module.process_owner = lambda pid=None: {**real_owner(pid), "host": "remote-" + socket.gethostname()}
     na, nb = (int(v) for v in sizes.split("x"))
     if storage.startswith("journal:"):
         storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage[len("journal:"):]))
     space = ChoiceSpace("grid", {"a": list(range(na)), "b": list(range(nb))})
-    calls = 0
+    calls, cost_calls = 0, 0
 
     def note(what, arch):
         with open(log, "a") as f:
             f.write(f"{what} {arch.key} {os.getpid()}\\n")
             f.flush()
+
+    def costs(arch):  # called inside a trial, after it is created and before it claims arch
+        global cost_calls
+        cost_calls += 1
+        if cost_calls == opts["hang_costs_at"]:
+            note("costs", arch)
+            time.sleep(3600)  # holds an unclaimed trial until killed
+        return {"flops": 1.0 + arch["a"] * arch["b"]}
 
     def table(arch):
         global calls
@@ -53,26 +69,56 @@ SEARCH_WORKER = textwrap.dedent(
         note("end", arch)
         return {"accuracy": (arch["a"] + 2 * arch["b"]) / (na + 2 * nb)}
 
-    problem = SearchProblem(space, table, costs=lambda a: {"flops": 1.0 + a["a"] * a["b"]})
+    problem = SearchProblem(space, table, costs=costs)
     search(problem, strategy="random", n_trials=n_trials, seed=seed, storage=storage,
-           heartbeat_interval=1, grace_period=2, poll_s=0.1, patience=5)
+           heartbeat_interval=opts["heartbeat"], grace_period=opts["grace"], poll_s=0.1, patience=5)
     """
 )
 
 
-def start_worker(tmp: Path, storage: str, n_trials: int, seed: int, log: Path, *, hang_at: int = 0,
-                 sizes: str = "4x3", barrier: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start one search worker process on ``storage`` (URL or ``journal:PATH``); with ``barrier`` (a
-    folder) it writes ``ready-PID`` there and starts searching once ``barrier/go`` exists."""
+def start_worker(
+    tmp: Path,
+    storage: str,
+    n_trials: int,
+    seed: int,
+    log: Path,
+    *,
+    hang_at: int = 0,
+    hang_costs_at: int = 0,
+    sizes: str = "4x3",
+    barrier: Path | None = None,
+    remote: bool = False,
+    heartbeat: int = 2,
+    grace: int = 60,
+) -> subprocess.Popen[bytes]:
+    """Start one search worker process on ``storage`` (URL or ``journal:PATH``).
+
+    Args:
+        hang_at: the k-th evaluation of this process never returns (it holds a claimed trial).
+        hang_costs_at: the k-th cost computation never returns: the process holds a trial it created
+            but has not claimed an architecture for (it writes ``costs KEY PID`` to the log first).
+        barrier: a folder; the worker writes ``ready-PID`` there and starts once ``barrier/go`` exists.
+        remote: the worker records another host as the owner of its trials, so other workers can only
+            detect its death by heartbeats (RDB storages).
+        heartbeat, grace: heartbeat interval and grace period (s). The default grace is longer than
+            any test, so the death of a worker on this machine is detected by the owner check alone.
+    """
     script = tmp / "search_worker.py"
     if not script.exists():
         script.write_text(SEARCH_WORKER)
+    opts = {
+        "barrier": str(barrier) if barrier is not None else None,
+        "hang_costs_at": hang_costs_at,
+        "remote": remote,
+        "heartbeat": heartbeat,
+        "grace": grace,
+    }
     argv = [sys.executable, str(script), storage, str(n_trials), str(seed), str(log), str(hang_at), sizes]
-    return subprocess.Popen(argv + ([str(barrier)] if barrier is not None else []))
+    return subprocess.Popen([*argv, json.dumps(opts)])
 
 
 def log_lines(log: Path, what: str) -> list[tuple[str, int]]:
-    """``(arch key, pid)`` of every ``what`` (start | end) line of the evaluator log."""
+    """``(arch key, pid)`` of every ``what`` (start | end | costs) line of the evaluator log."""
     if not log.exists():
         return []
     out = []
@@ -83,7 +129,7 @@ def log_lines(log: Path, what: str) -> list[tuple[str, int]]:
     return out
 
 
-def wait_for(cond: Callable[[], bool], timeout: float = 90.0, what: str = "condition") -> None:
+def wait_for(cond: Callable[[], bool], timeout: float = 600.0, what: str = "condition") -> None:
     """Poll ``cond`` every 20 ms; fail the test after ``timeout`` seconds."""
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -95,7 +141,7 @@ def wait_for(cond: Callable[[], bool], timeout: float = 90.0, what: str = "condi
 
 def open_storage_arg(storage: str) -> Any:
     if storage.startswith("journal:"):
-        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage[len("journal:"):]))
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage[len("journal:") :]))
     return storage
 
 

@@ -56,8 +56,10 @@ def test_kill_9_during_checkpoint_and_result_writes_keeps_a_good_file(tmp_path: 
         out.mkdir()
         proc = subprocess.Popen([sys.executable, str(script), str(out)])
         progress = out / "progress"
-        wait_for(lambda p=progress: p.exists() and p.read_text() not in ("", "1"), timeout=120,  # type: ignore[misc]
-                 what="two complete rounds of writes")
+        wait_for(
+            lambda p=progress: p.exists() and p.read_text() not in ("", "1"),  # type: ignore[misc]
+            what="two complete rounds of writes",
+        )
         time.sleep(float(rng.uniform(0, 0.3)))  # a seeded moment, usually inside a write
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait() == -signal.SIGKILL
@@ -67,6 +69,13 @@ def test_kill_9_during_checkpoint_and_result_writes_keeps_a_good_file(tmp_path: 
         result = load_result(out)
         rounds = {round(c.flops - c.trial) for c in result.trials}  # flops = trial + round of the write
         assert len(result.trials) == 200 and len(rounds) == 1 and min(rounds) >= 1  # one whole round, not torn
-        leftovers = {p.name for p in out.iterdir()} - {"checkpoint.pt", "pareto.json", "pareto.csv", "trials.csv",
-                                                        "pareto.png", "pareto.html", "progress"}
+        leftovers = {p.name for p in out.iterdir()} - {
+            "checkpoint.pt",
+            "pareto.json",
+            "pareto.csv",
+            "trials.csv",
+            "pareto.png",
+            "pareto.html",
+            "progress",
+        }
         assert all(n.endswith(".tmp") for n in leftovers), leftovers  # at most a dead temporary file

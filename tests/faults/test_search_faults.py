@@ -1,5 +1,7 @@
-"""Issue 7, faults of the search: kill -9 mid-trial and rerun; a killed worker's trial is redone by
-another worker (heartbeats); 4 workers on one study (SQLite, journal file, PostgreSQL).
+"""Issues 7 and 15, faults of the search: kill -9 mid-trial, or between creating a trial and claiming an
+architecture, and rerun; a killed worker's trial is redone by another worker (owner check on this
+machine, heartbeats for a worker on another machine); 4 workers on one study (SQLite, journal file,
+PostgreSQL).
 
 See also tests/search/test_persistence.py (kill after a number of scored trials, two workers).
 """
@@ -12,12 +14,21 @@ from pathlib import Path
 
 import pytest
 
+from autogtkd.search._owners import OWNER_ATTR
+
 from .conftest import evaluated, log_lines, start_worker, trials, wait_for
 
+STORAGES = ["sqlite", "journal"]
 
-@pytest.mark.slow  # the default (CI) test of this item: tests/search/test_persistence.py::test_kill_and_rerun_keeps_completed_trials
-def test_kill_9_mid_trial_then_rerun_keeps_every_completed_trial(tmp_path: Path) -> None:
-    storage = f"sqlite:///{tmp_path / 'study.db'}"
+
+def _storage(tmp_path: Path, kind: str) -> str:
+    return f"sqlite:///{tmp_path / 'study.db'}" if kind == "sqlite" else f"journal:{tmp_path / 'study.log'}"
+
+
+@pytest.mark.slow  # run by .ci/run; tests/search/test_orphans.py is the default suite's in-process version
+@pytest.mark.parametrize("kind", STORAGES)
+def test_kill_9_mid_trial_then_rerun_keeps_every_completed_trial(tmp_path: Path, kind: str) -> None:
+    storage = _storage(tmp_path, kind)
     log = tmp_path / "calls.log"
     # the 4th evaluation never returns: the process is killed while it holds that trial
     proc = start_worker(tmp_path, storage, 8, 0, log, hang_at=4)
@@ -29,9 +40,10 @@ def test_kill_9_mid_trial_then_rerun_keeps_every_completed_trial(tmp_path: Path)
     assert len(before) == 3 and held not in {k for k, _ in before.values()}
     running = [t for t in trials(storage) if t.state.name == "RUNNING"]
     assert [t.user_attrs["arch_key"] for t in running] == [held]  # the killed trial is left RUNNING
+    assert running[0].system_attrs[OWNER_ATTR]["pid"] == proc.pid
 
     rerun = start_worker(tmp_path, storage, 8, 0, log)  # the same command again
-    assert rerun.wait(timeout=120) == 0
+    assert rerun.wait(timeout=600) == 0
     after = evaluated(storage)
     keys = [t.user_attrs["arch_key"] for t in after]
     assert len(after) == 8 and len(set(keys)) == 8  # the requested total, no architecture twice
@@ -43,18 +55,46 @@ def test_kill_9_mid_trial_then_rerun_keeps_every_completed_trial(tmp_path: Path)
     assert sorted(ends) == sorted(keys)
 
 
-def _killed_worker_is_redone(tmp_path: Path, storage: str) -> None:
+@pytest.mark.slow  # run by .ci/run; tests/search/test_orphans.py is the default suite's in-process version
+@pytest.mark.parametrize("kind", STORAGES)
+def test_kill_9_between_ask_and_claim_then_rerun_leaves_no_orphan(tmp_path: Path, kind: str) -> None:
+    """Issue 15: the killed worker's trial has no architecture yet; the rerun must fail it (the
+    grace period, 60 s here, is far longer than the rerun, so only the owner check can)."""
+    storage = _storage(tmp_path, kind)
+    log = tmp_path / "calls.log"
+    proc = start_worker(tmp_path, storage, 6, 0, log, hang_costs_at=4, sizes="3x3")
+    wait_for(lambda: bool(log_lines(log, "costs")), what="a cost computation to hang")
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    orphan = [t for t in trials(storage) if t.state.name == "RUNNING"]
+    assert len(orphan) == 1 and "arch_key" not in orphan[0].user_attrs  # created, never claimed
+    assert orphan[0].system_attrs[OWNER_ATTR]["pid"] == proc.pid
+
+    rerun = start_worker(tmp_path, storage, 6, 0, log, sizes="3x3")
+    assert rerun.wait(timeout=600) == 0
+    states = {t.number: t.state.name for t in trials(storage)}
+    assert states[orphan[0].number] == "FAIL" and "RUNNING" not in states.values()
+    keys = [t.user_attrs["arch_key"] for t in evaluated(storage)]
+    assert len(keys) == len(set(keys)) == 6
+
+
+def _killed_worker_is_redone(tmp_path: Path, storage: str, *, remote: bool) -> None:
+    """Worker A holds a claimed trial and is killed; worker B marks it failed and scores its
+    architecture. ``remote``: A records another host as owner, so B can only go by A's stopped
+    heartbeats (grace 4 s; B's own trials are never judged by their heartbeats, since B knows their
+    owner, itself, is alive); otherwise B sees at once that A's process is gone."""
     log = tmp_path / "calls.log"
     n = 6  # the whole 3x2 space: the held architecture must be scored by someone
-    a = start_worker(tmp_path, storage, n, 0, log, hang_at=2, sizes="3x2")
+    beat = {"heartbeat": 1, "grace": 4} if remote else {}
+    a = start_worker(tmp_path, storage, n, 0, log, hang_at=2, sizes="3x2", remote=remote, **beat)
     wait_for(lambda: len(log_lines(log, "start")) >= 2, what="worker A to hold its 2nd trial")
     held, pid_a = log_lines(log, "start")[1]
-    b = start_worker(tmp_path, storage, n, 1, log, sizes="3x2")
+    b = start_worker(tmp_path, storage, n, 1, log, sizes="3x2", **beat)
     wait_for(lambda: any(p == b.pid for _, p in log_lines(log, "start")), what="worker B to start scoring")
     assert a.poll() is None  # A still holds `held`, with live heartbeats
     os.kill(a.pid, signal.SIGKILL)
     assert a.wait() == -signal.SIGKILL
-    assert b.wait(timeout=120) == 0
+    assert b.wait(timeout=600) == 0
     done = evaluated(storage)
     keys = [t.user_attrs["arch_key"] for t in done]
     assert len(done) == n and len(set(keys)) == n and held in keys
@@ -62,21 +102,28 @@ def _killed_worker_is_redone(tmp_path: Path, storage: str) -> None:
     assert starts[0] == pid_a and starts[-1] == b.pid  # held by A, then evaluated by B
     assert [p for k, p in log_lines(log, "end") if k == held] == [b.pid]
     failed = [t for t in trials(storage) if t.state.name == "FAIL" and t.user_attrs.get("arch_key") == held]
-    assert len(failed) == 1  # A's trial, marked failed through the stale heartbeat
+    assert len(failed) == 1 and failed[0].system_attrs[OWNER_ATTR]["pid"] == pid_a  # A's trial
     assert not [t for t in trials(storage) if t.state.name == "RUNNING"]
 
 
-def test_killed_worker_trial_is_failed_by_heartbeat_and_redone_sqlite(tmp_path: Path) -> None:
-    _killed_worker_is_redone(tmp_path, f"sqlite:///{tmp_path / 'study.db'}")
+@pytest.mark.parametrize("kind", STORAGES)
+def test_killed_local_worker_trial_is_failed_at_once_and_redone(tmp_path: Path, kind: str) -> None:
+    _killed_worker_is_redone(tmp_path, _storage(tmp_path, kind), remote=False)
+
+
+def test_killed_remote_worker_trial_is_failed_by_heartbeat_and_redone_sqlite(tmp_path: Path) -> None:
+    _killed_worker_is_redone(tmp_path, _storage(tmp_path, "sqlite"), remote=True)
 
 
 @pytest.mark.postgres
-def test_killed_worker_trial_is_failed_by_heartbeat_and_redone_postgres(tmp_path: Path, postgres_url: str) -> None:
+def test_killed_remote_worker_trial_is_failed_by_heartbeat_and_redone_postgres(
+    tmp_path: Path, postgres_url: str
+) -> None:
     from sqlalchemy import create_engine, text
 
     # a fresh database per test: the session's server is shared with other PostgreSQL tests
     url = _fresh_database(postgres_url, "faults_redo", create_engine, text)
-    _killed_worker_is_redone(tmp_path, url)
+    _killed_worker_is_redone(tmp_path, url, remote=True)
 
 
 def _fresh_database(url: str, name: str, create_engine, text) -> str:  # type: ignore[no-untyped-def]
@@ -93,9 +140,9 @@ def _four_workers(tmp_path: Path, storage: str, n: int = 12) -> None:
     barrier = tmp_path / "barrier"
     barrier.mkdir()
     procs = [start_worker(tmp_path, storage, n, seed, log, sizes="6x5", barrier=barrier) for seed in range(4)]
-    wait_for(lambda: len(list(barrier.glob("ready-*"))) == 4, timeout=120, what="4 workers to be ready")
+    wait_for(lambda: len(list(barrier.glob("ready-*"))) == 4, what="4 workers to be ready")
     (barrier / "go").touch()  # all four start searching together
-    assert [p.wait(timeout=240) for p in procs] == [0, 0, 0, 0]
+    assert [p.wait(timeout=600) for p in procs] == [0, 0, 0, 0]
     done = evaluated(storage)
     keys = [t.user_attrs["arch_key"] for t in done]
     assert len(done) == n and len(set(keys)) == n  # N trials, no duplicates

@@ -32,8 +32,6 @@ def all_archs(space: ChoiceSpace) -> list[Arch]:
     return [space.canonical(dict(zip(names, v))) for v in itertools.product(*(c.options for c in space.choices))]
 
 
-
-
 @pytest.fixture
 def toy() -> SimpleNamespace:
     """The toy helpers: ``space()``, ``accuracy(arch)``, ``flops(arch)``, ``all_archs(space)``."""

@@ -108,8 +108,13 @@ def test_repair_reaches_feasibility_under_tight_budget() -> None:
 
 def test_resumed_study_must_match_problem(tmp_path, toy_problem: SearchProblem, toy) -> None:
     search(toy_problem, strategy="random", n_trials=3, out=tmp_path)
-    other = SearchProblem(toy_problem.space, lambda a: {"accuracy": 0.5}, costs=lambda a: {"flops": toy.flops(a)},
-                          budgets=["100FLOPs"], scorer="table")
+    other = SearchProblem(
+        toy_problem.space,
+        lambda a: {"accuracy": 0.5},
+        costs=lambda a: {"flops": toy.flops(a)},
+        budgets=["100FLOPs"],
+        scorer="table",
+    )
     with pytest.raises(ConfigError, match="was created for"):
         search(other, strategy="random", n_trials=3, out=tmp_path)
 
@@ -131,17 +136,90 @@ def test_rerun_resumes_and_files_are_written(tmp_path, toy_problem: SearchProble
     assert len((tmp_path / "trials.csv").read_text().strip().splitlines()) == 10
 
 
-def test_prescreen_reports_rank_correlation(toy_problem: SearchProblem) -> None:
+def test_prescreen_screens_and_reports_rank_correlation(tmp_path, toy_problem: SearchProblem, toy) -> None:
+    import optuna
+    from scipy.stats import kendalltau
+
     from autogtkd.evaluate import AccuracyPredictor
     from autogtkd.search import Prescreen
 
+    calls: list[Arch] = []
+
+    def table(arch: Arch) -> dict[str, float]:
+        calls.append(arch)
+        return {"accuracy": toy.accuracy(arch)}
+
+    problem = SearchProblem(
+        toy_problem.space, table, costs=lambda a: {"flops": toy.flops(a)}, budgets=["150FLOPs"], scorer="table"
+    )
     result = search(
-        toy_problem, strategy="random", n_trials=11, seed=0,
+        problem,
+        strategy="random",
+        n_trials=11,
+        seed=0,
+        out=tmp_path,
         prescreen=Prescreen(AccuracyPredictor(n_estimators=30), min_train=6, margin=0.0),
     )
+    trials = optuna.load_study(study_name="autogtkd-search", storage=f"sqlite:///{tmp_path / 'study.db'}").get_trials()
+    screened = [t for t in trials if t.user_attrs.get("status") == "screened"]
+    scored = [t for t in trials if t.user_attrs.get("status") == "evaluated"]
+    # the screened path: recorded with the predicted accuracy, never scored, never reported
+    assert screened and all(t.state.name == "COMPLETE" and t.user_attrs["scorer"] == "predictor" for t in screened)
+    assert all(t.values[0] == t.user_attrs["predicted_accuracy"] for t in screened)
+    screened_archs = {t.user_attrs["arch_key"] for t in screened}
+    assert not screened_archs & {a.key for a in calls}  # the evaluator never ran on them
+    assert not screened_archs & {c.arch.key for c in result.trials}
+    assert len(calls) == len(result.trials) == 11 and all(c.scorer == "table" for c in result.trials)
+    # each screened proposal, even with its predicted accuracy, was dominated by a trial scored before it
+    for t in screened:
+        before = [s for s in scored if s.number < t.number]
+        assert any(s.values[0] >= t.values[0] and s.values[1] <= t.values[1] and s.values != t.values for s in before)
+    # tau is Kendall's tau of (prediction, truth) over the scored proposals predicted out of sample
+    pairs = [
+        (t.user_attrs["predicted_accuracy"], t.user_attrs["metrics"]["accuracy"])
+        for t in scored
+        if "predicted_accuracy" in t.user_attrs
+    ]
     pred = result.info["predictor"]
-    assert pred["n_pairs"] == len(result.trials) - 6 >= 3 and pred["kendall_tau"] is not None
-    assert all(c.scorer == "table" for c in result.trials)  # predicted scores are never reported
+    assert pred["n_pairs"] == len(pairs) == 11 - 6 and pred["n_screened"] == len(screened)
+    assert pred["kendall_tau"] == pytest.approx(kendalltau(*zip(*pairs)).statistic)
+    assert pred["kendall_tau"] > 0.3  # a forest on 6+ points of a smooth table ranks far better than chance
+    assert json.loads((tmp_path / "pareto.json").read_text())["predictor"] == pred
+
+
+def test_optuna_tools_read_the_study(tmp_path, toy) -> None:
+    """Optuna's own plots (and optuna-dashboard) name the objectives and mark over-budget trials."""
+    import optuna
+    from optuna.visualization import plot_pareto_front
+
+    from autogtkd.search._owners import OWNER_ATTR
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    # a study that already exists without metric names (as written by earlier versions) gets them when
+    # resumed; the architectures enqueued in it, two of them over the budget, are proposed first
+    old = optuna.create_study(storage=storage, study_name="autogtkd-search", directions=["maximize", "minimize"])
+    for depth, width in ((4, 24), (3, 24), (1, 8)):
+        old.enqueue_trial({"depth": depth, "width": width, "op": "conv"})
+    problem = SearchProblem(
+        toy.space(),
+        lambda a: {"accuracy": toy.accuracy(a)},
+        costs=lambda a: {"flops": toy.flops(a)},
+        budgets=["60FLOPs"],
+        scorer="table",
+    )
+    search(problem, strategy="nsga2", n_trials=8, seed=0, storage=storage)
+    study = optuna.load_study(study_name="autogtkd-search", storage=storage)
+    assert study.metric_names == ["accuracy", "flops"]
+    over = [t for t in study.get_trials() if t.user_attrs.get("status") == "over_budget"]
+    assert [t.values[1] for t in over] == [288, 216]  # COMPLETE, with violated constraints
+    assert all(OWNER_ATTR in t.system_attrs for t in study.get_trials())  # enqueued ones too, once taken
+    fig = plot_pareto_front(study)
+    assert fig.layout.xaxis.title.text == "accuracy" and fig.layout.yaxis.title.text == "flops"
+    infeasible = [tr for tr in fig.data if "Infeasible Trial" in (tr.hovertemplate or "")]
+    assert len(infeasible) == 1
+    assert sorted(infeasible[0].y) == sorted(t.values[1] for t in over) and all(v > 60 for v in infeasible[0].y)
+    feasible_y = [y for tr in fig.data if tr not in infeasible for y in tr.y]
+    assert feasible_y and all(v <= 60 for v in feasible_y)
 
 
 def test_unknown_objective_and_missing_latency_predictor(toy) -> None:
@@ -163,7 +241,12 @@ def test_latency_objective_with_a_predictor() -> None:
         def predict_archs(self, archs):
             return np.array([space.flops(a) / 1e7 for a in archs])
 
-    problem = SearchProblem(space, lambda a: {"accuracy": 0.5 + space.flops(a) / 2e9}, objectives=("accuracy", "latency_ms"),
-                            budgets=["5ms@toy-cpu"], latency=Lat())
+    problem = SearchProblem(
+        space,
+        lambda a: {"accuracy": 0.5 + space.flops(a) / 2e9},
+        objectives=("accuracy", "latency_ms"),
+        budgets=["5ms@toy-cpu"],
+        latency=Lat(),
+    )
     result = search(problem, strategy="evolution", n_trials=6, seed=0)
     assert all(c.latency_ms is not None and c.latency_ms <= 5 for c in result.candidates)

@@ -31,12 +31,13 @@ def main(out: str) -> None:
     ctx.sync_grads([p])
     assert torch.allclose(p.grad, torch.full((3,), 1.5)), p.grad
 
-    captured = {}
+    captured, initial = {}, {}
     original = _run.build_models
 
     def capture(*a, **k):
         models = original(*a, **k)
         captured.update(models)
+        initial.update({n: [p.detach().clone() for p in m.parameters()] for n, m in models.items()})
         return models
 
     _run.build_models = capture
@@ -62,7 +63,10 @@ def main(out: str) -> None:
                 {
                     "world_size": ctx.world_size,
                     "params_equal": bool(torch.allclose(gathered[0], gathered[1], atol=1e-6)),
-                    "params_moved": bool(flat.abs().sum() > 0),
+                    "params_moved": {  # per module: did training change any of its parameters
+                        n: any(not torch.equal(p0, p.detach()) for p0, p in zip(initial[n], m.parameters()))
+                        for n, m in captured.items()
+                    },
                 }
             )
         )

@@ -19,7 +19,7 @@ def test_torchrun_two_cpu_processes(tmp_path: Path) -> None:
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(worker), str(out)],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
         env=env,
         check=False,
     )
@@ -27,4 +27,8 @@ def test_torchrun_two_cpu_processes(tmp_path: Path) -> None:
     assert run_is_complete(out)
     report = json.loads((out / "ddp.json").read_text())
     assert report["world_size"] == 2 and report["params_equal"]
+    # the run trained: every trained module moved (equal but unmoved parameters would also be "equal");
+    # p_phi stays put under the default uniform architecture loss
+    moved = report["params_moved"]
+    assert moved == {"teacher": True, "supernet": True, "branches": True, "arch_dist": False}, moved
     assert len(MetricsLog.read(out)) == 1

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from autogtkd.gtn import GTNConfig
 from autogtkd.exceptions import CheckpointError, DivergenceError
+from autogtkd.gtn import GTNConfig
 from autogtkd.train import MetricsLog, load_checkpoint, load_run, run_is_complete, train
 
 from .conftest import SPEC, tiny_config, tiny_space
@@ -20,13 +20,54 @@ def _train(tmp: Path, digits8, cfg, teacher: str | None = "resnet8", **kw):
     return train(tmp, space=tiny_space(), dataset=SPEC, teacher=teacher, config=cfg, data=digits8, progress=False, **kw)
 
 
+def _params(models: dict) -> dict[str, dict[str, torch.Tensor]]:
+    return {n: {k: p.detach().clone() for k, p in m.named_parameters()} for n, m in models.items()}
+
+
+def _moved(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> dict[str, bool]:
+    """Per parameter tensor of one module, whether training changed it."""
+    return {k: not torch.equal(v, after[k]) for k, v in before.items()}
+
+
+# What makes each method that method: the modules it writes, the losses it logs (train_*) and those it
+# must not log (they belong to another method).
+_LOSSES = {
+    "gtn": ({"train_teacher_ce", "train_cond", "train_path_mflops"}, {"train_kd", "train_path_loss"}),
+    "vanilla": ({"train_teacher_ce"}, {"train_kd", "train_largest_ce", "train_path_loss", "train_cond"}),
+    "inplace": ({"train_largest_ce", "train_kd"}, {"train_teacher_ce", "train_path_loss", "train_cond"}),
+    "sftn": (
+        {"train_teacher_ce", "train_cond", "train_path_mflops"},
+        {"train_kd", "train_path_loss", "train_arch_loss"},
+    ),
+}
+
+
 @pytest.mark.parametrize("method", ["gtn", "vanilla", "inplace", "supernet-kd", "sftn"])
-def test_every_method_writes_a_finite_run(tmp_path: Path, digits8, method: str) -> None:
-    sftn_arch = tiny_space().smallest().to_dict() if method == "sftn" else None
+def test_every_method_trains_what_defines_it(tmp_path: Path, digits8, method: str, monkeypatch) -> None:
+    import autogtkd.train._run as run_mod
+
+    captured: dict = {}
+    build = run_mod.build_models
+
+    def capture(*a, **k):  # the modules as initialised, and live during training
+        models = build(*a, **k)
+        captured.update(models=models, init=_params(models))
+        return models
+
+    monkeypatch.setattr(run_mod, "build_models", capture)
+    after_phase: list[dict] = []
+    smallest = tiny_space().smallest()
     cfg = tiny_config(
-        method=method, epochs=1, sftn_arch=sftn_arch, gtn=GTNConfig(paths=1), inplace_paths=0, teacher_epochs=1
+        method=method,
+        epochs=1,
+        sftn_arch=smallest.to_dict() if method == "sftn" else None,
+        gtn=GTNConfig(paths=1),
+        inplace_paths=0,
+        teacher_epochs=1,
     )
-    out = _train(tmp_path / "run", digits8, cfg)
+    out = _train(
+        tmp_path / "run", digits8, cfg, on_epoch_end=lambda state: after_phase.append(_params(captured["models"]))
+    )
     assert run_is_complete(out)
     records = MetricsLog.read(out)
     assert records and all(math.isfinite(r["train_loss"]) for r in records)
@@ -38,9 +79,32 @@ def test_every_method_writes_a_finite_run(tmp_path: Path, digits8, method: str) 
         "supernet-kd": {"teacher", "supernet"},
         "sftn": {"teacher", "supernet", "branches", "arch_dist"},
     }[method]
-    assert set(ckpt.models) == expected
-    if method == "supernet-kd":  # two phases: teacher, then supernet
+    assert set(ckpt.models) == set(captured["init"]) == expected
+    init = captured["init"]
+    moved = {n: _moved(init[n], ckpt.models[n]) for n in expected}
+    if method == "supernet-kd":  # a teacher phase (supernet untouched), then a supernet phase (teacher frozen)
         assert [r["phase"] for r in records] == ["teacher", "supernet"]
+        assert {"train_teacher_ce"} <= set(records[0]) and "train_path_loss" not in records[0]
+        assert {"train_path_loss"} <= set(records[1]) and "train_teacher_ce" not in records[1]
+        end_of_teacher = after_phase[0]
+        assert all(_moved(init["teacher"], end_of_teacher["teacher"]).values())
+        assert not any(_moved(init["supernet"], end_of_teacher["supernet"]).values())
+        assert not any(_moved(end_of_teacher["teacher"], ckpt.models["teacher"]).values())  # frozen in phase 2
+        assert all(moved["supernet"].values())
+        return
+    wanted, foreign = _LOSSES[method]
+    assert wanted <= set(records[-1]) and not foreign & set(records[-1]), sorted(records[-1])
+    for name in expected - {"supernet", "arch_dist"}:  # the teacher and the branches: every weight is used
+        assert all(moved[name].values()), f"{method}: {name} did not train"
+    if method in ("gtn", "sftn"):  # p_phi is not trained: uniform (gtn's default) or one fixed student (sftn)
+        assert not any(moved["arch_dist"].values())
+    if method == "sftn":  # the one student, not the supernet: weights only larger subnets use stay put
+        assert records[-1]["train_path_mflops"] == pytest.approx(tiny_space().flops(smallest) / 1e6)
+        assert any(moved["supernet"].values()) and not all(moved["supernet"].values())
+    elif method == "inplace":  # the sandwich trains the largest subnet, i.e. every weight
+        assert all(moved["supernet"].values())
+    elif method == "gtn":  # sampled paths + sandwich; in 2 steps a few BN biases of grown blocks (zero scale) stay put
+        assert sum(moved["supernet"].values()) >= 0.9 * len(moved["supernet"])
 
 
 def test_config_json_and_load_run(tmp_path: Path, digits8) -> None:
