@@ -274,14 +274,15 @@ def main(argv: list[str] | None = None) -> int:
         ]
         sens["scoring_images"][str(n_img)] = rank_stats(v, truth)["kendall_tau"]
 
-    # cost: one inherit score against its forward-pass floor (the same images through the exported subnet)
+    # cost: one inherit score against its forward-pass floor (the same images through the scorer's own
+    # recalibrated subnet, same memory format)
     a0 = students[len(students) // 2]
     _, t_score = _timed(lambda: float(inherit.evaluate(a0)["accuracy"]))
-    sub = supernet.export(a0).eval()
+    sub = inherit.model(a0).eval()
     n_floor = args.calib_batches * 128 + len(scoring)
 
     def floor() -> float:
-        with torch.no_grad():
+        with torch.inference_mode():
             for x, _ in _loader(ImageTensorDataset(scoring.images, scoring.labels, mean=data.mean, std=data.std), 256):
                 sub(x)
             for b, (x, _) in enumerate(calib):

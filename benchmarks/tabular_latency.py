@@ -14,8 +14,10 @@ With ``--accuracy`` (tables with an accuracy column), the accuracy predictor use
 (:class:`~autogtkd.evaluate.AccuracyPredictor` on ``space.encode``) is scored the same way (tau
 against table accuracy), with today's encoding and with the former option-index encoding.
 
-Results are appended to ``--work``/runs.jsonl (rerunning resumes); the summary (per table x
-device x predictor x n: mean, std, sets) goes to ``--json``.
+``--baselines-only`` computes just the (cheap) baselines; a later full run in the same ``--work``
+redoes those sets with every predictor. Results are appended to ``--work``/runs.jsonl (rerunning
+resumes); the summary (per table x device x predictor x n: mean, std, sets; and the goal check of
+:func:`goals`) goes to ``--json``, a markdown table to ``--work``/report.md.
 
 Run:  nice -n 19 python benchmarks/tabular_latency.py                                   (long)
       python benchmarks/tabular_latency.py --tables T.csv --sizes 10 --sets 2 --json /tmp/x.json  (smoke)
@@ -35,6 +37,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import kendalltau
 
+from autogtkd._io import atomic_write_json
 from autogtkd.evaluate import AccuracyPredictor
 from autogtkd.hw.latency import LatencyPredictor, latency_metrics
 from autogtkd.space import ChoiceSpace
@@ -82,19 +85,21 @@ def _metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     return {"within_10pct": m["within_10pct"], "kendall_tau": m["kendall_tau"]}
 
 
-def run_latency(table: Table, space: ChoiceSpace, dev: str, n: int, s: int) -> dict[str, Any]:
+def run_latency(table: Table, space: ChoiceSpace, dev: str, n: int, s: int, *, ours: bool = True) -> dict[str, Any]:
     rng = np.random.default_rng([s, n, len(table.archs)])
     train = rng.choice(len(table.archs), size=n, replace=False)
     test = np.setdiff1d(np.arange(len(table.archs)), train)
     y = table.latency[dev]
     out: dict[str, Any] = {}
-    t0 = time.perf_counter()
-    pred = LatencyPredictor(space, target=dev, random_state=s).fit([table.archs[i] for i in train], y[train])
-    out["autogtkd"] = {
-        **_metrics(y[test], pred.predict([table.archs[i] for i in test])),
-        "model": pred.regressor_.model_,
-        "seconds": time.perf_counter() - t0,
-    }
+    if ours:
+        t0, c0 = time.perf_counter(), time.process_time()
+        pred = LatencyPredictor(space, target=dev, random_state=s).fit([table.archs[i] for i in train], y[train])
+        out["autogtkd"] = {
+            **_metrics(y[test], pred.predict([table.archs[i] for i in test])),
+            "model": pred.regressor_.model_,
+            "seconds": time.perf_counter() - t0,
+            "cpu_seconds": time.process_time() - c0,
+        }
     if table.flops is not None:
         out["flops_linear"] = _metrics(y[test], _lstsq(table.flops[train, None], y[train], table.flops[test, None]))
     out["onehot_lut"] = _metrics(y[test], _lstsq(table.onehot[train], y[train], table.onehot[test]))
@@ -121,7 +126,7 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     for r in records:
         for pred, ms in r["result"].items():
             for metric, v in ms.items():
-                if isinstance(v, (int, float)) and metric != "seconds":
+                if isinstance(v, (int, float)) and metric not in ("seconds", "cpu_seconds"):
                     groups.setdefault((r["table"], r["device"], pred, metric, r["n"]), []).append(float(v))
     out: dict[str, Any] = {}
     for (tab, dev, pred, metric, n), vs in sorted(groups.items()):
@@ -134,6 +139,67 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+BASELINES = ("flops_linear", "onehot_lut", "op_count")
+
+
+def goals(results: dict[str, Any], *, ours: str = "autogtkd", n_ours: int = 50, n_base: int = 100) -> dict[str, Any]:
+    """The issue's goal per table and device: ``ours`` from ``n_ours`` measurements against the best
+    baseline (per metric, the best of :data:`BASELINES`) from ``n_base``; ``met`` when both the
+    share within +-10 % and Kendall's tau are at least the baseline's (means over the training sets)."""
+    out: dict[str, Any] = {}
+    for tab, per_dev in results.items():
+        for dev, per in per_dev.items():
+            if ours not in per:
+                continue
+            row: dict[str, Any] = {}
+            for metric in ("within_10pct", "kendall_tau"):
+                mine = per[ours].get(metric, {}).get(str(n_ours))
+                base = [
+                    (per[b][metric][str(n_base)]["mean"], b)
+                    for b in BASELINES
+                    if b in per and str(n_base) in per[b].get(metric, {})
+                ]
+                if mine is None or not base:
+                    continue
+                best, name = max(base)
+                row[metric] = {
+                    "ours": mine["mean"],
+                    "baseline": best,
+                    "baseline_name": name,
+                    "met": mine["mean"] >= best,
+                }
+            if row:
+                row["met"] = all(v["met"] for v in row.values())
+                out.setdefault(tab, {})[dev] = row
+    return out
+
+
+def markdown(results: dict[str, Any], sizes: Sequence[int]) -> str:
+    """Per table: device x predictor rows, ``within +-10 % / tau`` (means) at each size."""
+    lines: list[str] = []
+    for tab, per_dev in results.items():
+        lines += [
+            f"\n**{tab}** (share within ±10 % / Kendall τ, mean over training sets)\n",
+            "| device | predictor | " + " | ".join(f"n={n}" for n in sizes) + " |",
+            "|---|---|" + "---:|" * len(sizes),
+        ]
+        for dev, per in per_dev.items():
+            if dev == "accuracy":
+                continue
+            for pred in ("autogtkd", *BASELINES):
+                if pred not in per:
+                    continue
+                m = per[pred]
+                cells = [
+                    f"{m['within_10pct'][str(n)]['mean']:.3f} / {m['kendall_tau'][str(n)]['mean']:.3f}"
+                    if str(n) in m.get("within_10pct", {})
+                    else "–"
+                    for n in sizes
+                ]
+                lines.append(f"| {dev} | {pred} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tables", nargs="+", default=DEFAULT_TABLES)
@@ -144,13 +210,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--accuracy-sizes", type=int, nargs="+", default=[20, 50, 100])
     p.add_argument("--work", default="/tmp/tabular_latency")
     p.add_argument("--json", default="benchmarks/results/tabular_latency.json")
+    p.add_argument("--summarise-only", action="store_true", help="write the summary of runs.jsonl; run nothing")
+    p.add_argument(
+        "--baselines-only",
+        action="store_true",
+        help="only the least-squares baselines (cheap), no accuracy predictor; a later full run redoes these sets",
+    )
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     runs = work / "runs.jsonl"
-    records = [json.loads(line) for line in runs.read_text().splitlines()] if runs.exists() else []
-    done = {(r["table"], r["device"], r["n"], r["set"]) for r in records}
+    # one record per (table, device, n, set): a later line (a full run after --baselines-only) replaces an earlier one
+    by_key = {
+        (r["table"], r["device"], r["n"], r["set"]): r
+        for r in (json.loads(line) for line in (runs.read_text().splitlines() if runs.exists() else []))
+    }
+    done = {k for k, r in by_key.items() if args.baselines_only or k[1] == "accuracy" or "autogtkd" in r["result"]}
     tables = [Table(t, args.accuracy) for t in args.tables]
     jobs: list[tuple[Table, str, int, int]] = []
     for n in sorted(args.sizes):  # small sizes first: a partial run covers every table and device
@@ -158,39 +234,44 @@ def main(argv: Sequence[str] | None = None) -> None:
             for t in tables:
                 jobs += [(t, dev, n, s) for dev in (args.devices or t.devices)]
             for t in tables:
-                if t.accuracy is not None and n == min(args.sizes):
+                if t.accuracy is not None and n == min(args.sizes) and not args.baselines_only:
                     jobs += [(t, "accuracy", k, s) for k in args.accuracy_sizes]
     spaces = {t.name: t.space() for t in tables}
-    for t, dev, n, s in jobs:
+    for t, dev, n, s in [] if args.summarise_only else jobs:
         if (t.name, dev, n, s) in done:
             continue
         if dev == "accuracy":
             res = run_accuracy(t, {"encode": spaces[t.name], "option_index": t.space("ordinal")}, n, s)
         else:
-            res = run_latency(t, spaces[t.name], dev, n, s)
+            res = run_latency(t, spaces[t.name], dev, n, s, ours=not args.baselines_only)
         rec = {"table": t.name, "device": dev, "n": n, "set": s, "result": res}
-        records.append(rec)
+        by_key[(t.name, dev, n, s)] = rec
         with runs.open("a") as f:
             f.write(json.dumps(rec) + "\n")
         if not args.quiet:
             print(t.name, dev, n, s, json.dumps(res), flush=True)
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(
-            json.dumps(
-                {
-                    "meta": {
-                        "tables": [Path(x).name for x in args.tables],
-                        "sizes": args.sizes,
-                        "sets": args.sets,
-                        "command": "python benchmarks/tabular_latency.py "
-                        + " ".join(sys.argv[1:] if argv is None else argv),
-                    },
-                    "results": summarise(records),
-                },
-                indent=1,
-            )
-            + "\n"
-        )
+        write_summary(args, list(by_key.values()), argv)
+    summary = write_summary(args, list(by_key.values()), argv)
+    (work / "report.md").write_text(markdown(summary["results"], sorted(args.sizes)))
+
+
+def write_summary(
+    args: argparse.Namespace, records: list[dict[str, Any]], argv: Sequence[str] | None
+) -> dict[str, Any]:
+    results = summarise(records)
+    summary = {
+        "meta": {
+            "tables": [Path(x).name for x in args.tables],
+            "sizes": args.sizes,
+            "sets": args.sets,
+            "records": len(records),
+            "command": "python benchmarks/tabular_latency.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        },
+        "results": results,
+        "goals": goals(results),
+    }
+    atomic_write_json(args.json, summary, indent=1)
+    return summary
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -34,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from autogtkd._io import atomic_write_json
 from autogtkd.budget import Budget
 from autogtkd.search import SearchProblem, list_strategies, search
 from autogtkd.space import ChoiceSpace
@@ -179,11 +181,17 @@ class Problem:
 
 def run_one(problem: Problem, strategy: str, seed: int, n: int, options: dict[str, Any]) -> dict[str, Any]:
     scored: list[int] = []
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = search(
         problem.search_problem(scored), strategy=strategy, n_trials=n, seed=seed, strategy_options=options or None
     )
-    return {"scored": scored, "seconds": time.perf_counter() - t0, "stopped": result.info.get("stopped")}
+    return {
+        "scored": scored,
+        "seconds": time.perf_counter() - t0,
+        "cpu_seconds": time.process_time() - c0,
+        "load_avg_1min": os.getloadavg()[0],
+        "stopped": result.info.get("stopped"),
+    }
 
 
 def summarise(records: list[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Any]:
@@ -206,8 +214,50 @@ def summarise(records: list[dict[str, Any]], meta: dict[str, Any]) -> dict[str, 
             if per:
                 entry[metric] = per
         entry["seconds_per_run"] = round(float(np.mean([r["seconds"] for r in rs])), 2)
+        cpu = [r["cpu_seconds"] for r in rs if "cpu_seconds" in r]
+        if cpu:  # CPU time: less sensitive than wall time to other processes on the machine
+            entry["cpu_seconds_per_run"] = round(float(np.mean(cpu)), 2)
         results.setdefault(prob, {})[label] = entry
     return {"meta": meta, "results": results}
+
+
+def goals(
+    results: dict[str, Any], *, hv_goal: float = 0.995, regret_goal: float = 0.5, baseline: str = "random"
+) -> dict[str, Any]:
+    """The issue's goals checked on the means of ``results`` (see :func:`summarise`), per strategy:
+    problems (unconstrained) whose HV ratio at the last budget is below ``hv_goal``, constrained
+    problems whose regret at the last regret budget exceeds ``regret_goal``, and (problem, budget)
+    pairs where the mean HV ratio is below ``baseline``'s; plus each strategy's mean HV ratio at the
+    last budget over the unconstrained problems (the ranking behind the default strategy)."""
+    out: dict[str, Any] = {}
+    labels = sorted({lbl for per in results.values() for lbl in per})
+    for lbl in labels:
+        g: dict[str, Any] = {"hv_below_goal": {}, "regret_above_goal": {}, "below_baseline": []}
+        hv_last = []
+        for prob, per in results.items():
+            e = per.get(lbl)
+            if e is None:
+                continue
+            hv = e["hv_ratio"]
+            last = max(hv, key=int)
+            if "@" not in prob:
+                hv_last.append(hv[last]["mean"])
+                if hv[last]["mean"] < hv_goal:
+                    g["hv_below_goal"][prob] = hv[last]["mean"]
+            reg = e.get("regret", {})
+            if reg:
+                k = max(reg, key=int)
+                if reg[k]["mean"] > regret_goal:
+                    g["regret_above_goal"][prob] = reg[k]["mean"]
+            base = per.get(baseline)
+            if lbl != baseline and base is not None:
+                g["below_baseline"] += [
+                    f"{prob}@{k}" for k in hv if k in base["hv_ratio"] and hv[k]["mean"] < base["hv_ratio"][k]["mean"]
+                ]
+        g["mean_hv_last_budget"] = round(float(np.mean(hv_last)), 5) if hv_last else None
+        g["problems"] = len(hv_last)
+        out[lbl] = g
+    return out
 
 
 def markdown(summary: dict[str, Any]) -> str:
@@ -225,6 +275,16 @@ def markdown(summary: dict[str, Any]) -> str:
             ff = f"{e['front_found'][last]['mean']:.1f}"
             reg = " / ".join(f"{k}: {v['mean']:.2f} ± {v['std']:.2f}" for k, v in e.get("regret", {}).items()) or "-"
             lines.append(f"| {label} | " + " | ".join(cells) + f" | {ff} | {reg} |")
+    lines += [
+        "\n**Goals** (means; HV >= 0.995 at the last budget, regret <= 0.5, never below random)\n",
+        "| strategy | mean HV (unconstrained) | HV below goal | regret above goal | below random |",
+        "|---|---:|---|---|---|",
+    ]
+    for label, g in summary.get("goals", {}).items():
+        miss = ", ".join(f"{p} {v:.4f}" for p, v in g["hv_below_goal"].items()) or "none"
+        reg = ", ".join(f"{p} {v:.2f}" for p, v in g["regret_above_goal"].items()) or "none"
+        below = ", ".join(g["below_baseline"]) or "none"
+        lines.append(f"| {label} | {g['mean_hv_last_budget']} | {miss} | {reg} | {below} |")
     return "\n".join(lines) + "\n"
 
 
@@ -287,6 +347,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                     "options": options,
                     "seed": seed,
                     "seconds": r["seconds"],
+                    "cpu_seconds": r["cpu_seconds"],
+                    "load_avg_1min": r["load_avg_1min"],
                     "stopped": r["stopped"],
                     "score": prob.score(r["scored"], args.budgets, args.regret_at),
                 }
@@ -327,8 +389,8 @@ def write_summary(
     meta["runs"] = len(kept)
     meta["runs_requested"] = len(labels) * args.seeds * len(args.problem_names)
     summary = summarise(kept, meta)
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(summary, indent=1) + "\n")
+    summary["goals"] = goals(summary["results"])
+    atomic_write_json(args.json, summary, indent=1)
     return summary
 
 

@@ -15,8 +15,6 @@ from autogtkd.space import SearchSpace, load_space
 
 __all__ = ["register"]
 
-_MODELS_HELP = "auto (cross-validated choice), lut, analytic, ridge, gbr, rf, extra_trees"
-
 
 def register(sub: Any) -> None:
     """Add the ``latency`` command and its sub-commands."""
@@ -28,6 +26,12 @@ def register(sub: Any) -> None:
     )
     lsub = p.add_subparsers(dest="latency_command", metavar="SUBCOMMAND")
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+    for add in (_add_measure, _add_fit, _add_list_and_predict, _add_export_onnx, _add_suggest):
+        add(lsub)
+
+
+def _add_measure(lsub: Any) -> None:
+    from autogtkd.hw.latency import CLOCKS, list_runtimes
 
     m = lsub.add_parser("measure", help="measure architectures of a space on this machine into a JSONL file",
                         description="Measure N distinct architectures (smallest, largest, then random) on this "
@@ -36,13 +40,13 @@ def register(sub: Any) -> None:
     m.add_argument("--target", required=True, metavar="NAME", help="name of this hardware target, e.g. cpu-ort")
     m.add_argument("--n", type=int, default=300, help="architectures to measure in total (default 300)")
     m.add_argument("--out", required=True, metavar="FILE.jsonl", help="measurement file (appended/resumed)")
-    m.add_argument("--runtime", choices=("onnxruntime", "eager"), default="onnxruntime")
+    m.add_argument("--runtime", choices=list_runtimes(), default="onnxruntime", help="a registered latency runtime")
     m.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
     m.add_argument("--batch-size", type=int, default=1)
     m.add_argument("--input-size", type=int, default=None, help="input height=width (default: the space's)")
     m.add_argument("--warmup", type=int, default=10, help="untimed runs per architecture (default 10)")
     m.add_argument("--repeats", type=int, default=50, help="timed runs per architecture (default 50)")
-    m.add_argument("--clock", choices=("auto", "wall", "cpu"), default="auto",
+    m.add_argument("--clock", choices=CLOCKS, default="auto",
                    help="wall clock, or the thread's CPU time (robust on a shared machine; threads=1 only); "
                    "auto: cpu for --threads 1, else wall (default)")
     m.add_argument("--no-reference", dest="reference", action="store_false",
@@ -53,13 +57,19 @@ def register(sub: Any) -> None:
     m.add_argument("--no-progress", action="store_true", help="no progress bar")
     m.set_defaults(func=_measure)
 
+
+def _add_fit(lsub: Any) -> None:
+    from autogtkd.hw.latency import MODEL_KINDS
+
     f = lsub.add_parser("fit", help="fit a latency predictor on a measurement file",
                         description="Fit a latency predictor; report RMSE, MAPE, share within +-5 %% and +-10 %% "
                         "and Kendall tau on a held-out split, then refit on all measurements and save.")
     f.add_argument("file", metavar="FILE.jsonl", help="measurement file")
     f.add_argument("--out", metavar="DIR", help="predictor directory to write")
     f.add_argument("--space", metavar="NAME|FILE", help="search space (default: from the file's header)")
-    f.add_argument("--model", default="auto", help=_MODELS_HELP)
+    f.add_argument(
+        "--model", default="auto", help=f"auto (cross-validated choice) or one of {', '.join(MODEL_KINDS.list())}"
+    )
     f.add_argument("--target", metavar="NAME", help="target name (default: the file's)")
     f.add_argument("--register", action="store_true", help="also register it as the target's predictor")
     f.add_argument("--test-size", type=float, default=0.2, help="held-out share (default 0.2)")
@@ -69,6 +79,8 @@ def register(sub: Any) -> None:
     f.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     f.set_defaults(func=_fit)
 
+
+def _add_list_and_predict(lsub: Any) -> None:
     ls = lsub.add_parser("list", help="list registered hardware targets")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=_list)
@@ -80,6 +92,8 @@ def register(sub: Any) -> None:
     pr.add_argument("--json", action="store_true")
     pr.set_defaults(func=_predict)
 
+
+def _add_export_onnx(lsub: Any) -> None:
     ex = lsub.add_parser("export-onnx", help="export architectures as ONNX models to measure on another device",
                          description="Write DIR/NNNN.onnx with DIR/NNNN.json (the architecture) and DIR/space.json "
                          "for tools/measure_latency_onnx.py, which needs neither torch nor autogtkd.")
@@ -92,6 +106,8 @@ def register(sub: Any) -> None:
     ex.add_argument("--seed", type=int, default=0)
     ex.set_defaults(func=_export_onnx)
 
+
+def _add_suggest(lsub: Any) -> None:
     sg = lsub.add_parser("suggest", help="active sampling: which architectures to measure next",
                          description="Suggest architectures to measure next from the measurements so far "
                          "(bootstrap-committee disagreement + look-up-table coverage); writes JSONL of {arch}.")
@@ -106,13 +122,12 @@ def register(sub: Any) -> None:
 def resolve_space(header: dict[str, Any], spec: str | None, where: str) -> SearchSpace:
     """The space of a measurement file: ``spec`` if given (checked against the header's hash), else
     the header's registered name or its embedded definition."""
-    from autogtkd.hw.latency import space_hash
-    from autogtkd.space import space_from_dict
+    from autogtkd.space import space_from_dict, space_hash, space_hash_matches
 
     want = header.get("space_hash")
     if spec:
         space = load_space(spec)
-        if want and space_hash(space) != want:
+        if want and not space_hash_matches(want, space):
             raise DataError(f"{where} was measured on space {header.get('space')!r} (hash {want}), "
                             f"not on {space.name!r} (hash {space_hash(space)})")
         return space
@@ -125,11 +140,11 @@ def resolve_space(header: dict[str, Any], spec: str | None, where: str) -> Searc
         named: SearchSpace | None = load_space(str(name))
     except AutoGTKDError:  # not a registered name: fall back to the embedded definition
         named = None
-    if named is not None and (not want or space_hash(named) == want):
+    if named is not None and (not want or space_hash_matches(want, named)):
         return named
     if isinstance(header.get("space_def"), dict) and "family" in header["space_def"]:
         space = space_from_dict(header["space_def"], where=f"{where} header")
-        if not want or space_hash(space) == want:
+        if not want or space_hash_matches(want, space):
             return space
     raise DataError(f"cannot rebuild space {name!r} of {where}; pass --space NAME|FILE")
 
@@ -237,7 +252,8 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _export_onnx(args: argparse.Namespace) -> int:
-    from autogtkd.hw.latency import sample_archs, save_onnx, space_hash
+    from autogtkd.hw.latency import sample_archs, save_onnx
+    from autogtkd.space import space_hash
 
     space = load_space(args.space)
     archs = ([space.canonical(a) for a in _read_archs(args.archs)] if args.archs

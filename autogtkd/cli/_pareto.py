@@ -68,8 +68,7 @@ def _sources(p: argparse.ArgumentParser) -> None:
 
 def _load(args: argparse.Namespace) -> dict[str, SearchResult]:
     """label → result for every DIR and ``--storage``, in order."""
-    from autogtkd.search import load_result
-    from autogtkd.search._search import study_result
+    from autogtkd.search import load_result, study_result
 
     if args.study and not args.storage:
         raise ConfigError("--study names a study in --storage; give --storage URL too")

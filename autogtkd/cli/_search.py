@@ -11,13 +11,14 @@ from autogtkd.budget import ACCEPTED_FORMS, Budget, parse_budget
 from autogtkd.exceptions import BudgetError, CheckpointError, RunError
 from autogtkd.space import Arch, SearchSpace
 
-__all__ = ["register", "remeasure_report"]
+__all__ = ["register", "remeasure_report", "search_threads"]
 
 DEFAULT_OUT = "autogtkd-search"
 
 
 def register(sub: Any) -> None:
     """Add the ``search`` sub-command."""
+    from autogtkd.evaluate import ScorerOptions, list_scorers
     from autogtkd.search import OBJECTIVES, list_strategies
 
     p = sub.add_parser(
@@ -35,7 +36,7 @@ def register(sub: Any) -> None:
                    help=f"hard budget, repeatable ({ACCEPTED_FORMS}); latency needs @TARGET")
     p.add_argument("--run", metavar="RUN_DIR", help="trained run directory (default: the embedded default run)")
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"output directory (default: {DEFAULT_OUT})")
-    p.add_argument("--strategy", default="nsga2", choices=list_strategies(), help="search strategy (default: nsga2)")
+    p.add_argument("--strategy", default="tpe", choices=list_strategies(), help="search strategy (default: tpe)")
     p.add_argument("--trials", type=int, default=20, metavar="N",
                    help="scored architectures wanted in the study, resumed ones included (default: 20)")
     p.add_argument("--storage", metavar="URL",
@@ -46,17 +47,17 @@ def register(sub: Any) -> None:
     p.add_argument("--objective", action="append", choices=list(OBJECTIVES), metavar="NAME",
                    help="objective, repeatable: accuracy, flops, params, latency_ms "
                         "(default: accuracy + the metric of each budget, flops when none)")
-    p.add_argument("--scorer", default="inherit", choices=["inherit", "finetune"],
-                   help="inherit: supernet weights + BN recalibration (fast); finetune: short KD fine-tune "
-                        "from the generic teacher (faithful)")
+    p.add_argument("--scorer", default="inherit", choices=list_scorers(), help=_scorer_help())
     p.add_argument("--finetune-steps", type=int, default=50, metavar="N", help="steps of the finetune scorer")
-    p.add_argument("--calib-batches", type=int, default=2, metavar="N", help="calibration batches (of 128) for BN")
+    p.add_argument("--calib-batches", type=int, default=ScorerOptions.calib_batches, metavar="N",
+                   help=f"calibration batches (of 128) for BN (default: {ScorerOptions.calib_batches})")  # fmt: skip
     p.add_argument("--val-batches", type=int, default=None, metavar="N", help="validation batches (of 256; default: all)")
     p.add_argument("--prescreen", action="store_true",
                    help="pre-screen proposals with an accuracy predictor (its Kendall tau is reported)")
     p.add_argument("--device", default="cpu", help="torch device of the scorer (default: cpu)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="torch intra-op CPU threads while scoring (default: torch's; 1 is fastest on a busy CPU)")
+                   help="torch intra-op CPU threads while training the default run and scoring (default: torch's, "
+                        "i.e. every core or $OMP_NUM_THREADS; 1 is fastest on a CPU other jobs keep busy)")  # fmt: skip
     p.add_argument("--cache-dir", metavar="DIR", help="cache of the default run (default: $AUTOGTKD_HOME or ~/.cache/autogtkd)")
     p.add_argument("--remeasure", action="store_true",
                    help="re-measure the front's latency on this machine (the latency target's settings) and "
@@ -92,6 +93,9 @@ def _not_loaded(arch: Arch) -> dict[str, float]:
 
 
 def _search(args: argparse.Namespace) -> int:
+    import torch
+
+    from autogtkd.evaluate import ScorerOptions, create_scorer
     from autogtkd.search import Prescreen, SearchProblem, search
 
     t0 = time.perf_counter()
@@ -101,6 +105,7 @@ def _search(args: argparse.Namespace) -> int:
         raise BudgetError(f"--trials must be >= 1, got {args.trials}")
     from autogtkd.train import default_run, load_run
 
+    threads = search_threads(args.threads)
     if args.run is None:
         from autogtkd.space import load_space
         from autogtkd.train import default_run_config
@@ -108,18 +113,23 @@ def _search(args: argparse.Namespace) -> int:
         space = load_space(default_run_config()[1])
         # budgets are checked against the space before anything is trained
         SearchProblem(space, _not_loaded, objectives=objectives, budgets=budgets, latency=_latency(space, budgets, objectives))
-        run_dir = default_run(args.cache_dir, progress=not args.quiet)
+        run_dir = default_run(args.cache_dir, progress=not args.quiet, threads=threads)
     else:
         run_dir = Path(args.run)
     run = load_run(run_dir, device=args.device)
     if run.supernet is None:
         raise CheckpointError(f"run {run_dir} has no supernet (method {run.config.method!r}); search needs a GTN or supernet run")
     latency = _latency(run.space, budgets, objectives)
-    problem = SearchProblem(run.space, _scorer(args, run), objectives=objectives, budgets=budgets, latency=latency)
-    if args.threads is not None:
-        import torch
-
-        torch.set_num_threads(max(1, args.threads))
+    options = ScorerOptions(
+        calib_batches=args.calib_batches,
+        val_batches=args.val_batches,
+        steps=args.finetune_steps,
+        seed=args.seed,
+        device=args.device,
+    )
+    scorer = create_scorer(args.scorer, run, options)
+    problem = SearchProblem(run.space, scorer, objectives=objectives, budgets=budgets, latency=latency)
+    torch.set_num_threads(threads)
     prescreen = None
     if args.prescreen:
         from autogtkd.evaluate import AccuracyPredictor
@@ -175,18 +185,18 @@ def remeasure_report(predictor: Any, candidates: Any, space: SearchSpace, path: 
     return rows
 
 
-def _scorer(args: argparse.Namespace, run: Any) -> Any:
-    from autogtkd.evaluate import FinetuneScorer, InheritScorer
+def _scorer_help() -> str:
+    """``--scorer`` help: each registered scorer with its factory's first docstring line."""
+    from autogtkd.evaluate import SCORERS, list_scorers
 
-    data = run.data
-    calib = data.loader("calib", batch_size=128, shuffle=False, augment=False)
-    val = data.loader("val", batch_size=256, shuffle=False, augment=False)
-    if args.scorer == "inherit":
-        return InheritScorer(run.supernet, calib, val, calib_batches=args.calib_batches, val_batches=args.val_batches,
-                             device=args.device)
-    if run.teacher is None:
-        raise RunError(f"run {run.path} has no teacher; use --scorer inherit")
-    train = data.loader("train", batch_size=64, shuffle=True, augment=True, seed=args.seed)
-    return FinetuneScorer(run.supernet, run.teacher, train, val, steps=args.finetune_steps, calib_loader=calib,
-                          calib_batches=args.calib_batches, val_batches=args.val_batches, seed=args.seed,
-                          device=args.device)
+    return "; ".join(f"{n}: {(SCORERS.get(n).__doc__ or n).strip().splitlines()[0]}" for n in list_scorers())
+
+
+def search_threads(requested: int | None = None) -> int:
+    """Torch intra-op CPU threads of ``autogtkd search`` (training the default run, then scoring):
+    ``requested`` (``--threads``, at least 1) when given, else torch's default, i.e. every core this
+    process may use, or ``$OMP_NUM_THREADS`` when set. On an idle CPU more threads are faster; on one
+    that other jobs keep busy, 1 is (docs/benchmarks.md, "Main job")."""
+    import torch
+
+    return max(1, requested) if requested is not None else torch.get_num_threads()

@@ -2,6 +2,8 @@
 
 * :class:`InheritScorer` (``inherit``): supernet weights + BatchNorm recalibration, then top-1 (fast);
 * :class:`FinetuneScorer` (``finetune``): a short KD fine-tune from the teacher, then top-1 (faithful);
+* the scorer registry (:data:`SCORERS`, :func:`register_scorer`, :func:`create_scorer`): what
+  ``autogtkd search --scorer`` accepts;
 * :class:`AccuracyPredictor`: a scikit-learn regressor on architecture encodings (pre-screening);
 * :class:`FunctionEvaluator`: your own ``arch -> metrics`` function; :class:`CachedEvaluator`: a
   cache by canonical architecture;
@@ -12,10 +14,20 @@
 from autogtkd.evaluate._base import CachedEvaluator, Evaluator, FunctionEvaluator, as_evaluator, check_metrics
 from autogtkd.evaluate._dir import ClassAccuracy, DirEvaluation, class_accuracy, evaluate_dir
 from autogtkd.evaluate._predictor import AccuracyPredictor, kendall_tau
-from autogtkd.evaluate._scorers import FinetuneScorer, InheritScorer
+from autogtkd.evaluate._scorers import (
+    SCORERS,
+    FinetuneScorer,
+    InheritScorer,
+    ScorerFactory,
+    ScorerOptions,
+    create_scorer,
+    list_scorers,
+    register_scorer,
+)
 from autogtkd.nn import recalibrate_bn  # re-exported: the scorers' BatchNorm step, defined below training
 
 __all__ = [
+    "SCORERS",
     "AccuracyPredictor",
     "CachedEvaluator",
     "ClassAccuracy",
@@ -24,10 +36,15 @@ __all__ = [
     "FinetuneScorer",
     "FunctionEvaluator",
     "InheritScorer",
+    "ScorerFactory",
+    "ScorerOptions",
     "as_evaluator",
     "check_metrics",
     "class_accuracy",
+    "create_scorer",
     "evaluate_dir",
     "kendall_tau",
+    "list_scorers",
     "recalibrate_bn",
+    "register_scorer",
 ]

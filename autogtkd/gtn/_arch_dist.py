@@ -9,7 +9,6 @@ How ``p_φ`` learns (its architecture-loss modes, a registry) is :mod:`autogtkd.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -157,18 +156,68 @@ class ArchDistribution(nn.Module):
 
 
 def flops_flat_prior(
-    dist: ArchDistribution, rng: np.random.Generator, *, samples: int = 2000, bins: int = 10
+    dist: ArchDistribution, rng: np.random.Generator, *, samples: int = 2000, bins: int = 10, rounds: int = 5
 ) -> list[torch.Tensor]:
-    """A pool prior whose FLOPs histogram is flat: draw ``samples`` uniform architectures, bin them
-    by ``log(FLOPs)`` into ``bins`` equal-width bins, weight each by ``1 / (count of its bin)``, and
-    return the weighted per-factor marginals (see :meth:`ArchDistribution.target_from_archs`)."""
+    """A pool prior whose FLOPs histogram is as flat as a factorised distribution allows.
+
+    The target histogram has ``bins`` equal-width bins in ``log(FLOPs)`` spanning the range of a
+    first draw of ``samples`` uniform architectures. Iterated reweighted moment matching: draw
+    ``samples`` architectures from the current per-decision marginals (uniform in round 1), weight
+    each by ``1 / (count of its FLOPs bin)`` (every occupied bin gets equal total weight), and set each
+    decision's marginal to the weighted frequency of its options among the samples where that
+    decision is *active* (add-0.5 smoothing on a ``samples``-sized total); repeat ``rounds`` times.
+    Each round flattens the histogram of the current distribution, so the marginals move towards the
+    tails round after round, which a single reweighting of uniform samples cannot do.
+
+    A factorised distribution cannot make the histogram exactly flat (its log-FLOPs is a sum of
+    independent per-decision terms, hence unimodal-ish); ``benchmarks/flops_flat_prior.py`` measures
+    the entropy of the histogram it reaches (flat: ``ln(bins)``), see docs/training.md.
+
+    With an explicit pool the support is one categorical over the pool, so a single reweighting
+    of the pool members gives an exactly flat histogram (up to the smoothing).
+
+    Args:
+        dist: the distribution whose factors the prior is for (its logits are not used or changed).
+        rng: numpy generator for all draws.
+        samples: architectures drawn per round (with an explicit pool: the total weight that the
+            add-0.5 smoothing is relative to).
+        bins: number of log-FLOPs bins.
+        rounds: reweight-and-refit rounds (1: a single reweighting of uniform samples).
+
+    Returns:
+        One probability vector (float32, all entries > 0) per factor of ``dist``.
+    """
+    if samples < 1 or bins < 1 or rounds < 1:
+        raise ConfigError(f"flops_flat_prior needs samples, bins, rounds >= 1, got {samples}, {bins}, {rounds}")
     space = dist.space
-    archs = list(dist.pool) if dist.pool is not None else [space.sample(rng) for _ in range(samples)]
-    logf = np.log(np.array([max(space.flops(a), 1) for a in archs], dtype=np.float64))
-    edges = np.linspace(logf.min(), logf.max() + 1e-9, bins + 1)
+    if dist.pool is not None:
+        weights = _flat_bin_weights(_log_flops(space, dist.pool), bins)[0]
+        return dist.target_from_archs(dist.pool, list(weights * samples))
+    probs = [np.full(p.shape[0], 1.0 / p.shape[0]) for p in dist.logits]
+    edges: np.ndarray | None = None
+    for _ in range(rounds):
+        idx = np.stack([rng.choice(len(p), size=samples, p=p) for p in probs], axis=1)
+        archs = [dist.decode(row) for row in idx]
+        weights, edges = _flat_bin_weights(_log_flops(space, archs), bins, edges)
+        active = np.array([dist._active(row) for row in idx], dtype=bool)
+        probs = []
+        for j, logit in enumerate(dist.logits):
+            on = active[:, j]
+            counts = np.bincount(idx[on, j], weights=weights[on] * samples, minlength=logit.shape[0]) + 0.5
+            probs.append(counts / counts.sum())
+    return [torch.tensor(p, dtype=torch.float32) for p in probs]
+
+
+def _log_flops(space: SearchSpace, archs: Sequence[Arch]) -> np.ndarray:
+    return np.log(np.array([max(space.flops(a), 1) for a in archs], dtype=np.float64))
+
+
+def _flat_bin_weights(logf: np.ndarray, bins: int, edges: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Weights ``1 / (count of the bin)`` normalised to sum 1, and the bin edges (``bins`` equal-width
+    bins over the range of ``logf`` unless ``edges`` is given; values outside go to the end bins)."""
+    if edges is None:
+        edges = np.linspace(logf.min(), logf.max() + 1e-9, bins + 1)
     which = np.clip(np.digitize(logf, edges) - 1, 0, bins - 1)
     counts = np.bincount(which, minlength=bins)
-    weights = [1.0 / counts[b] for b in which]
-    if not math.isfinite(sum(weights)):
-        raise ConfigError("cannot build a FLOPs prior")
-    return dist.target_from_archs(archs, weights)
+    weights = 1.0 / counts[which]
+    return weights / weights.sum(), edges

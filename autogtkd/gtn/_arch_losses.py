@@ -21,8 +21,8 @@ the entropy of ``p_φ``. The built-in modes (:data:`ARCH_LOSS_MODES`):
 Example (a mode that only spreads ``p_φ``: ``L_arch = −β · H(p_φ)``):
     >>> from autogtkd.gtn import ArchLoss, register_arch_loss
     >>> class MaxEntropy(ArchLoss):
-    ...     def loss(self, dist, sampled, cfg, *, baseline, target):
-    ...         return -cfg.entropy_weight * dist.entropy()
+    ...     def loss(self, step):
+    ...         return -step.cfg.entropy_weight * step.dist.entropy()
     >>> register_arch_loss("max-entropy", MaxEntropy)      # doctest: +SKIP
 """
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
@@ -46,6 +47,7 @@ __all__ = [
     "ARCH_LOSSES",
     "ARCH_LOSS_MODES",
     "ArchLoss",
+    "ArchLossInputs",
     "ArchLossMode",
     "create_arch_loss",
     "list_arch_losses",
@@ -54,6 +56,26 @@ __all__ = [
 
 ArchLossMode = Literal["uniform", "reinforce-hard", "gumbel", "pool-prior"]  # the built-in modes (typing)
 ARCH_LOSS_MODES: tuple[str, ...] = get_args(ArchLossMode)
+
+
+@dataclass(frozen=True)
+class ArchLossInputs:
+    """What a mode's :meth:`ArchLoss.loss` sees at one GTN step.
+
+    Attributes:
+        dist: the architecture distribution ``p_φ``.
+        sampled: the sampled paths with their detached conditioning losses (sandwich and fallback
+            paths are left out; at least one remains).
+        cfg: the GTN settings (``entropy_weight`` = β, ``gumbel_sign`` = s, ...).
+        baseline: moving average of the mean conditioning loss (None before the first step).
+        target: the mode's :meth:`ArchLoss.target` distribution (None when it has none).
+    """
+
+    dist: ArchDistribution
+    sampled: Sequence[tuple[PathSample, float]]
+    cfg: GTNConfig
+    baseline: float | None = None
+    target: Sequence[torch.Tensor] | None = None
 
 
 class ArchLoss(ABC):
@@ -77,18 +99,8 @@ class ArchLoss(ABC):
         return None
 
     @abstractmethod
-    def loss(
-        self,
-        dist: ArchDistribution,
-        sampled: Sequence[tuple[PathSample, float]],
-        cfg: GTNConfig,
-        *,
-        baseline: float | None,
-        target: Sequence[torch.Tensor] | None,
-    ) -> torch.Tensor | None:
-        """``L_arch`` (0-d tensor, differentiable in ``φ``) from the sampled paths and their detached
-        conditioning losses (sandwich and fallback paths are already left out; at least one remains);
-        ``baseline`` is the moving average of the mean conditioning loss (None before the first step).
+    def loss(self, step: ArchLossInputs) -> torch.Tensor | None:
+        """``L_arch`` (0-d tensor, differentiable in ``φ``) of one GTN step (:class:`ArchLossInputs`);
         None: no architecture loss this step."""
 
 
@@ -117,15 +129,7 @@ class Uniform(ArchLoss):
 
     learns = False
 
-    def loss(
-        self,
-        dist: ArchDistribution,
-        sampled: Sequence[tuple[PathSample, float]],
-        cfg: GTNConfig,
-        *,
-        baseline: float | None,
-        target: Sequence[torch.Tensor] | None,
-    ) -> torch.Tensor | None:
+    def loss(self, step: ArchLossInputs) -> torch.Tensor | None:
         return None
 
 
@@ -141,18 +145,10 @@ class ReinforceHard(ArchLoss):
 
     truncation_refs = True
 
-    def loss(
-        self,
-        dist: ArchDistribution,
-        sampled: Sequence[tuple[PathSample, float]],
-        cfg: GTNConfig,
-        *,
-        baseline: float | None,
-        target: Sequence[torch.Tensor] | None,
-    ) -> torch.Tensor | None:
-        b = baseline if baseline is not None else float(np.mean([c for _, c in sampled]))
-        pg = torch.stack([-(c - b) * _truncated_log_prob(dist, p) for p, c in sampled]).mean()
-        return pg - cfg.entropy_weight * dist.entropy()
+    def loss(self, step: ArchLossInputs) -> torch.Tensor | None:
+        b = step.baseline if step.baseline is not None else float(np.mean([c for _, c in step.sampled]))
+        pg = torch.stack([-(c - b) * _truncated_log_prob(step.dist, p) for p, c in step.sampled]).mean()
+        return pg - step.cfg.entropy_weight * step.dist.entropy()
 
 
 @ARCH_LOSSES.register("gumbel")
@@ -161,17 +157,9 @@ class Gumbel(ArchLoss):
 
     gumbel = True
 
-    def loss(
-        self,
-        dist: ArchDistribution,
-        sampled: Sequence[tuple[PathSample, float]],
-        cfg: GTNConfig,
-        *,
-        baseline: float | None,
-        target: Sequence[torch.Tensor] | None,
-    ) -> torch.Tensor | None:
-        st = torch.stack([p.weight * c for p, c in sampled if p.weight is not None]).mean()
-        return -cfg.gumbel_sign * st - cfg.entropy_weight * dist.entropy()
+    def loss(self, step: ArchLossInputs) -> torch.Tensor | None:
+        st = torch.stack([p.weight * c for p, c in step.sampled if p.weight is not None]).mean()
+        return -step.cfg.gumbel_sign * st - step.cfg.entropy_weight * step.dist.entropy()
 
 
 @ARCH_LOSSES.register("pool-prior")
@@ -181,18 +169,10 @@ class PoolPrior(ArchLoss):
     def target(self, dist: ArchDistribution, cfg: GTNConfig, rng: np.random.Generator) -> list[torch.Tensor]:
         return dist.target_from_archs(list(cfg.prior_archs)) if cfg.prior_archs else flops_flat_prior(dist, rng)
 
-    def loss(
-        self,
-        dist: ArchDistribution,
-        sampled: Sequence[tuple[PathSample, float]],
-        cfg: GTNConfig,
-        *,
-        baseline: float | None,
-        target: Sequence[torch.Tensor] | None,
-    ) -> torch.Tensor | None:
-        if target is None:
+    def loss(self, step: ArchLossInputs) -> torch.Tensor | None:
+        if step.target is None:
             raise ConfigError("pool-prior needs a target distribution")
-        return dist.kl_to(target)
+        return step.dist.kl_to(step.target)
 
 
 def _truncated_log_prob(dist: ArchDistribution, path: PathSample) -> torch.Tensor:

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from autogtkd.exceptions import ConfigError
 from autogtkd.gtn._arch_dist import ArchDistribution
-from autogtkd.gtn._arch_losses import ARCH_LOSSES, ArchLoss, create_arch_loss, list_arch_losses
+from autogtkd.gtn._arch_losses import ARCH_LOSSES, ArchLoss, ArchLossInputs, create_arch_loss, list_arch_losses
 from autogtkd.gtn._branches import StudentBranches, run_path
 from autogtkd.gtn._losses import BranchReduction, KLDirection, conditioning_loss
 from autogtkd.nn import StagedNet
@@ -211,4 +211,4 @@ def arch_loss(
     sampled = [(p, float(c)) for p, c in zip(paths, cond.detach(), strict=True) if p.indices is not None]
     if not sampled:
         return None
-    return create_arch_loss(cfg.arch_loss).loss(dist, sampled, cfg, baseline=baseline, target=target)
+    return create_arch_loss(cfg.arch_loss).loss(ArchLossInputs(dist, sampled, cfg, baseline, target))

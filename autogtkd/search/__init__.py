@@ -13,9 +13,9 @@ Example:
 
 from autogtkd.search._pareto import hypervolume, knee_index, nondominated_ranks, pareto_mask, to_minimisation
 from autogtkd.search._plot import AXIS_METRICS, plot_front, plot_fronts
-from autogtkd.search._problem import OBJECTIVES, LatencyPredictor, SearchProblem
-from autogtkd.search._results import Candidate, SearchResult, load_result
-from autogtkd.search._search import DEFAULT_STUDY, Prescreen, collect_result, open_storage, search, study_result
+from autogtkd.search._problem import OBJECTIVES, LatencyModel, SearchProblem
+from autogtkd.search._results import Candidate, SearchResult
+from autogtkd.search._search import DEFAULT_STUDY, Prescreen, search
 from autogtkd.search._strategies import (
     STRATEGIES,
     ConstrainedRandomSampler,
@@ -23,6 +23,7 @@ from autogtkd.search._strategies import (
     create_sampler,
     list_strategies,
 )
+from autogtkd.search._study import collect_result, load_result, open_storage, study_result
 
 __all__ = [
     "AXIS_METRICS",
@@ -32,7 +33,7 @@ __all__ = [
     "Candidate",
     "ConstrainedRandomSampler",
     "EvolutionSampler",
-    "LatencyPredictor",
+    "LatencyModel",
     "Prescreen",
     "SearchProblem",
     "SearchResult",

@@ -16,7 +16,7 @@ from autogtkd.space import Arch, SearchSpace
 
 _log = logging.getLogger("autogtkd.search")
 
-__all__ = ["OBJECTIVES", "LatencyPredictor", "SearchProblem"]
+__all__ = ["OBJECTIVES", "LatencyModel", "SearchProblem"]
 
 #: Objective name -> whether it is maximised. Accuracy is a fraction, FLOPs are MACs, latency in ms.
 OBJECTIVES: dict[str, bool] = {"accuracy": True, "flops": False, "params": False, "latency_ms": False}
@@ -24,8 +24,12 @@ OBJECTIVES: dict[str, bool] = {"accuracy": True, "flops": False, "params": False
 CostFn = Callable[[Arch], Mapping[str, float]]
 
 
-class LatencyPredictor(Protocol):
-    """What the search needs from a latency predictor (``autogtkd.hw.latency.load_predictor``)."""
+class LatencyModel(Protocol):
+    """What the search needs from a latency model: a target name and batched predictions.
+
+    :class:`autogtkd.hw.latency.LatencyPredictor` (the fitted estimator, from
+    :func:`autogtkd.hw.latency.load_predictor`) is one; any object with these two members is another.
+    """
 
     target: str
 
@@ -65,7 +69,7 @@ class SearchProblem:
         *,
         objectives: Sequence[str] = ("accuracy", "flops"),
         budgets: Sequence[Budget | str] = (),
-        latency: LatencyPredictor | None = None,
+        latency: LatencyModel | None = None,
         costs: CostFn | None = None,
         scorer: str | None = None,
     ) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,11 +18,10 @@ from autogtkd.exceptions import ConfigError, RunError
 from autogtkd.search._pareto import hypervolume, knee_index, pareto_mask, to_minimisation
 from autogtkd.space import Arch
 
-__all__ = ["COLUMNS", "Candidate", "SearchResult", "load_result"]
+__all__ = ["COLUMNS", "Candidate", "SearchResult", "read_result_files"]
 
 #: Columns of pareto.csv / trials.csv (accuracy is a fraction; flops are MACs).
 COLUMNS = ("trial", "accuracy", "flops", "params", "latency_ms", "scorer", "arch")
-_log = logging.getLogger("autogtkd.search")
 _MAXIMISE = {"accuracy": True, "flops": False, "params": False, "latency_ms": False}
 
 
@@ -239,38 +237,7 @@ def _write_csv(path: Path, cands: Sequence[Candidate]) -> None:
             w.writerow([d["trial"], d["accuracy"], d["flops"], d["params"], d["latency_ms"], d["scorer"], json.dumps(d["arch"])])
 
 
-def load_result(path: str | Path, *, live: bool = True) -> SearchResult:
-    """Read a search output directory back.
-
-    With ``live`` (default) and a ``study.json`` in the directory (written when the search starts),
-    the front is rebuilt from the study itself, so a search that is still running, or one whose
-    workers share a PostgreSQL study, shows every trial scored so far; ``info["n_running"]`` counts
-    the trials being scored. When the study cannot be opened, the ``pareto.json`` + ``trials.csv``
-    snapshot written at the end of the search is read instead (a warning says so).
-    """
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"no search output at {p} (expected a directory written by `autogtkd search --out`)")
-    d = p if p.is_dir() else p.parent
-    pj = d / "pareto.json"
-    ref = d / "study.json"
-    if live and ref.is_file():
-        from autogtkd.search._search import study_result  # the search loop imports this module
-
-        try:
-            doc = json.loads(ref.read_text(encoding="utf-8"))
-            return study_result(doc["storage"], doc["study"], info=doc.get("info"))
-        except (OSError, json.JSONDecodeError, KeyError) as exc:
-            problem = f"cannot read {ref}: {exc}"
-        except ConfigError as exc:
-            problem = str(exc)
-        if not pj.is_file():
-            raise ConfigError(f"{problem}; and there is no {pj} yet")
-        _log.warning("%s; showing the snapshot in %s", problem, pj)
-    return _read_files(d)
-
-
-def _read_files(d: Path) -> SearchResult:
+def read_result_files(d: Path) -> SearchResult:
     """``pareto.json`` + ``trials.csv`` of a finished search."""
     pj = d / "pareto.json"
     try:

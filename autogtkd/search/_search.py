@@ -38,25 +38,28 @@ from typing import Any
 
 import numpy as np
 import optuna
-from optuna.storages import BaseStorage, RDBStorage
+from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from autogtkd._io import atomic_write_json
-from autogtkd.budget import parse_budget
 from autogtkd.exceptions import ConfigError
 from autogtkd.search._owners import OWNER_ATTR, owner_state, process_owner
 from autogtkd.search._problem import SearchProblem
-from autogtkd.search._results import Candidate, SearchResult
+from autogtkd.search._results import SearchResult
 from autogtkd.search._strategies import STATUS_ATTR, create_sampler, evaluated_trials
+from autogtkd.search._study import (
+    RESULT_SPEC_ATTR,
+    STUDY_FILE,
+    collect_result,
+    open_storage,
+    result_spec,
+    without_password,
+)
 from autogtkd.space import Arch
 
-__all__ = ["DEFAULT_STUDY", "STUDY_FILE", "Prescreen", "collect_result", "open_storage", "search", "study_result"]
+__all__ = ["DEFAULT_STUDY", "Prescreen", "search"]
 
 DEFAULT_STUDY = "autogtkd-search"
-#: Written into a search's ``out`` when it starts: where its study lives, so that ``autogtkd pareto``
-#: can read the front of a search that is still running (or ran on another machine's storage).
-STUDY_FILE = "study.json"
-_SPEC_ATTR = "result_spec"
 _log = logging.getLogger("autogtkd.search")
 
 
@@ -79,46 +82,6 @@ class Prescreen:
     predictor: Any
     min_train: int = 12
     margin: float = 0.01
-
-
-def open_storage(
-    storage: str | BaseStorage | None,
-    out: str | Path | None = None,
-    *,
-    heartbeat_interval: int | None = 10,
-    grace_period: int | None = None,
-) -> str | BaseStorage | None:
-    """The storage of a study: an Optuna storage, a URL (``sqlite:///...``, ``postgresql://...``),
-    or ``None`` = SQLite ``study.db`` inside ``out`` (in memory when ``out`` is ``None``).
-
-    RDB URLs get heartbeats (``heartbeat_interval`` s; a worker silent for ``grace_period`` s,
-    default 3 intervals, has its running trial marked failed).
-    """
-    if isinstance(storage, BaseStorage):
-        return storage
-    if storage is None:
-        if out is None:
-            return None
-        Path(out).mkdir(parents=True, exist_ok=True)
-        storage = f"sqlite:///{Path(out).resolve() / 'study.db'}"
-    if storage.startswith(("sqlite:", "postgresql", "mysql")):
-        hb = heartbeat_interval if heartbeat_interval else None
-        for attempt in range(6):
-            try:
-                with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5
-                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                    return RDBStorage(
-                        storage,
-                        heartbeat_interval=hb,
-                        grace_period=(grace_period or 3 * hb) if hb else None,
-                        engine_kwargs={"connect_args": {"timeout": 60}} if storage.startswith("sqlite:") else None,
-                    )
-            except Exception as exc:  # noqa: BLE001 -- sqlalchemy and drivers raise many kinds
-                # two workers creating the same fresh database race on its schema: retry
-                if attempt == 5 or "UNIQUE constraint failed" not in str(exc) and "already exists" not in str(exc):
-                    raise ConfigError(f"cannot open storage {storage!r}: {str(exc).splitlines()[0]}") from None
-                time.sleep(0.2 * (attempt + 1))
-    raise ConfigError(f"unsupported storage {storage!r}; use sqlite:///PATH or postgresql://USER@HOST/DB")
 
 
 def _fail(study: optuna.Study, trial: FrozenTrial) -> bool:
@@ -206,10 +169,11 @@ def _heartbeat(storage: BaseStorage, trial_id: int) -> Iterator[None]:
         thread.join()
 
 
+# long: its signature and docstring (17 arguments) take 49 lines; the code, one ask/score loop, is 59
 def search(
     problem: SearchProblem,
     *,
-    strategy: str = "nsga2",
+    strategy: str = "tpe",
     n_trials: int = 40,
     seed: int = 0,
     storage: str | BaseStorage | None = None,
@@ -264,7 +228,7 @@ def search(
     if out is not None and not isinstance(storage, BaseStorage):
         url = storage or f"sqlite:///{Path(out).resolve() / 'study.db'}"
         atomic_write_json(
-            Path(out) / STUDY_FILE, {"storage": _without_password(url), "study": study_name, "info": run_info}
+            Path(out) / STUDY_FILE, {"storage": without_password(url), "study": study_name, "info": run_info}
         )
     rng = np.random.default_rng([seed, len(study.get_trials(deepcopy=False))])
     limit = max_proposals if max_proposals is not None else 20 * n_trials + 100
@@ -389,8 +353,8 @@ def _open_study(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names(list(problem.objectives))
-    if _SPEC_ATTR not in study.user_attrs:  # also for studies written by earlier versions
-        study.set_user_attr(_SPEC_ATTR, _result_spec(problem))
+    if RESULT_SPEC_ATTR not in study.user_attrs:  # also for studies written by earlier versions
+        study.set_user_attr(RESULT_SPEC_ATTR, result_spec(problem))
     return study
 
 
@@ -547,96 +511,3 @@ def _dominated(study: optuna.Study, problem: SearchProblem, metrics: dict[str, f
     pts = to_minimisation(np.array([t.values for t in done]), problem.maximise)
     me = to_minimisation(np.array([problem.values(metrics)]), problem.maximise)[0]
     return bool(((pts <= me).all(1) & (pts < me).any(1)).any())
-
-
-def _result_spec(problem: SearchProblem) -> dict[str, Any]:
-    """What a :class:`SearchResult` needs besides the trials (stored in the study for readers)."""
-    return {
-        "objectives": list(problem.objectives),
-        "budgets": [str(b) for b in problem.budgets],
-        "reference": problem.reference_costs(),
-        "space": problem.space.name,
-    }
-
-
-def collect_result(
-    study: optuna.Study, problem: SearchProblem | None = None, *, info: Mapping[str, Any] | None = None
-) -> SearchResult:
-    """The :class:`SearchResult` of a study: every scored trial, the feasible front, hypervolume and
-    (with pre-screening) Kendall's tau of the predictor on the scored proposals.
-
-    Without ``problem`` the objectives, budgets and hypervolume reference recorded in the study when
-    the search created it are used, so any process can read a study, also while it runs.
-    """
-    from scipy.stats import kendalltau
-
-    spec = _result_spec(problem) if problem is not None else study.user_attrs.get(_SPEC_ATTR)
-    if spec is None:
-        raise ConfigError(f"study {study.study_name!r} was not created by autogtkd search (no {_SPEC_ATTR!r})")
-    all_trials = study.get_trials(deepcopy=False)
-    done = evaluated_trials(all_trials)
-    cands = [
-        Candidate.from_metrics(
-            Arch.from_dict(t.user_attrs["arch"]), t.user_attrs["metrics"], scorer=t.user_attrs["scorer"], trial=t.number
-        )
-        for t in sorted(done, key=lambda t: t.number)
-    ]
-    extra: dict[str, Any] = {"study": study.study_name, "space": spec["space"], **(info or {})}
-    pairs = [
-        (t.user_attrs["predicted_accuracy"], t.user_attrs["metrics"]["accuracy"])
-        for t in done
-        if "predicted_accuracy" in t.user_attrs
-    ]
-    n_screened = sum(1 for t in all_trials if t.user_attrs.get(STATUS_ATTR) == "screened")
-    if pairs or n_screened:
-        tau = float(kendalltau(*zip(*pairs)).statistic) if len(pairs) >= 3 else None
-        extra["predictor"] = {"kendall_tau": tau, "n_pairs": len(pairs), "n_screened": n_screened}
-    extra["n_over_budget"] = sum(1 for t in all_trials if t.user_attrs.get(STATUS_ATTR) == "over_budget")
-    extra["n_duplicates"] = sum(1 for t in all_trials if t.user_attrs.get(STATUS_ATTR) == "duplicate")
-    extra["n_running"] = sum(
-        1
-        for t in all_trials
-        if t.state == TrialState.RUNNING
-        and t.user_attrs.get("arch_key")
-        and owner_state(t.system_attrs.get(OWNER_ATTR)) != "dead"  # an orphan the next search fails
-    )
-    return SearchResult(
-        cands,
-        objectives=spec["objectives"],
-        budgets=[parse_budget(b) for b in spec["budgets"]],
-        reference=spec["reference"],
-        info=extra,
-    )
-
-
-def study_result(storage: str, study_name: str | None = None, *, info: Mapping[str, Any] | None = None) -> SearchResult:
-    """Read the current front of a study in ``storage`` (a URL), finished or still running.
-
-    ``study_name`` may be omitted when the storage holds one study. Nothing is written to the study,
-    and a SQLite file that does not exist is an error (it is not created).
-    """
-    if storage.startswith("sqlite:///") and storage != "sqlite:///:memory:":
-        path = Path(storage[len("sqlite:///") :])
-        if not path.is_file():
-            raise ConfigError(f"no SQLite study file {path}")
-    st = open_storage(storage, heartbeat_interval=None)
-    assert isinstance(st, BaseStorage)
-    names = [s.study_name for s in st.get_all_studies()]
-    if study_name is None:
-        if len(names) != 1:
-            raise ConfigError(f"{_without_password(storage)} holds studies {names}; name one with --study")
-        study_name = names[0]
-    if study_name not in names:
-        raise ConfigError(f"no study {study_name!r} in {_without_password(storage)} (it holds {names})")
-    return collect_result(optuna.load_study(study_name=study_name, storage=st), info=info)
-
-
-def _without_password(url: str) -> str:
-    """``url`` with any password removed (libpq still finds one in ``PGPASSWORD`` or ``~/.pgpass``)."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        parsed = make_url(url)
-    except Exception:  # noqa: BLE001 -- not a database URL: nothing to hide
-        return url
-    return parsed._replace(password=None).render_as_string(hide_password=False) if parsed.password else url

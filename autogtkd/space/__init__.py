@@ -12,6 +12,7 @@ Example:
 from autogtkd.space._arch import Arch, Scalar
 from autogtkd.space._base import Choice, SearchSpace
 from autogtkd.space._generic import ChoiceSpace
+from autogtkd.space._hash import space_hash, space_hash_matches
 from autogtkd.space._layers import LayerCost
 from autogtkd.space._load import SPACES, create_space, list_spaces, load_space, register_space, space_from_dict
 from autogtkd.space._mbv3 import MBStageConfig, MobileNetV3Config, MobileNetV3Space
@@ -36,4 +37,6 @@ __all__ = [
     "load_space",
     "register_space",
     "space_from_dict",
+    "space_hash",
+    "space_hash_matches",
 ]

@@ -287,7 +287,9 @@ class _Loop:
         }
         row.update({f"train_{k}": v / max(self.steps_per_epoch, 1) for k, v in sums.items()})
         if self.ctx.is_main:
-            row.update(phase.evaluate(self.val_loader))
+            desc = f"{phase.name} {st.epoch}/{phase.epochs} validation"
+            with _counting_bar(desc, io.progress) as bar:
+                row.update(phase.evaluate(_Counted(self.val_loader, bar)))
             if io.log:
                 io.log(row)
         if io.save and (st.epoch % max(self.cfg.checkpoint_every, 1) == 0 or st.epoch == phase.epochs):
@@ -311,6 +313,38 @@ def _autocast(device: torch.device, cfg: LoopConfig) -> contextlib.AbstractConte
     if cfg.amp and device.type == "cuda":
         return torch.autocast("cuda", dtype=getattr(torch, cfg.amp_dtype))
     return contextlib.nullcontext()
+
+
+class _Counted:
+    """``loader`` whose batches advance ``bar`` (None: no bar): the per-epoch validation, which scores
+    several models on the validation batches, shows progress per batch."""
+
+    def __init__(self, loader: Any, bar: Any) -> None:
+        self.loader, self.bar = loader, bar
+
+    def __iter__(self) -> Iterator[Any]:
+        for batch in self.loader:
+            yield batch
+            if self.bar is not None:
+                self.bar.update(1)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __getattr__(self, name: str) -> Any:  # the rest of the loader's interface (dataset, batch_size, ...)
+        return getattr(self.loader, name)
+
+
+@contextlib.contextmanager
+def _counting_bar(desc: str, enabled: bool) -> Iterator[Any]:
+    """A progress bar without a total (batches counted), or None when disabled."""
+    if not enabled:
+        yield None
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(desc=desc, unit="batch", leave=False, dynamic_ncols=True) as bar:
+        yield bar
 
 
 def _bar(iterable: Any, total: int, desc: str, enabled: bool) -> Iterator[Any]:

@@ -33,7 +33,7 @@ from torch import nn
 
 from autogtkd.exceptions import ConfigError
 from autogtkd.gtn import ArchDistribution, GTNConfig, StudentBranches, create_arch_loss, grow_init, teacher_geometry
-from autogtkd.nn import StagedNet, recalibrate_bn, top1
+from autogtkd.nn import StagedNet, recalibrate_bn, to_device, top1
 from autogtkd.registry import Registry
 from autogtkd.space import SearchSpace
 from autogtkd.supernet import Supernet
@@ -92,7 +92,7 @@ class MethodContext:
         without recalibration, docs/training.md)."""
         space, out = self.supernet.space, {}
         for tag, a in (("largest", space.largest()), ("smallest", space.smallest())):
-            sub = self.supernet.export(a).to(self.device)
+            sub = to_device(self.supernet.export(a), self.device, channels_last=self.cfg.channels_last)
             recalibrate_bn(sub, self.calib_loader_fn(), num_batches=self.cfg.calib_batches, device=self.device)
             out[f"val_top1_{tag}"] = top1(sub, loader, self.device, self.cfg.eval_batches)
         return out

@@ -384,7 +384,8 @@ def default_run_config() -> tuple[DatasetSpec, str, str, TrainConfig]:
     dataset = DatasetSpec(name="digits", image_size=32, val_fraction=0.2, seed=0)
     # Batch 16 (176 steps in 2 epochs) rather than 32 (88 steps): the same images and CPU time, twice
     # the updates; the supernet grows from its smallest subnet (TrainConfig.supernet_init="grow").
-    # Before/after numbers in docs/training.md.
+    # Before/after numbers in docs/training.md. NHWC tensors: MobileNetV3 runs about 2x faster on CPU
+    # (docs/benchmarks.md, "Main job"); like threads, not part of the run's identity (cache key).
     cfg = TrainConfig(
         method="gtn",
         epochs=DEFAULT_EPOCHS,
@@ -392,6 +393,7 @@ def default_run_config() -> tuple[DatasetSpec, str, str, TrainConfig]:
         supernet_init="grow",
         device="cpu",
         threads=1,
+        channels_last=True,
         gtn=GTNConfig(paths=1, max_path_mflops=DEFAULT_MAX_PATH_MFLOPS),
         eval_batches=2,
     )
@@ -403,11 +405,12 @@ DEFAULT_BATCH_SIZE = 16
 DEFAULT_MAX_PATH_MFLOPS = 40.0
 
 
-def default_run(cache_dir: str | Path | None = None, *, progress: bool = True) -> Path:
+def default_run(cache_dir: str | Path | None = None, *, progress: bool = True, threads: int | None = None) -> Path:
     """Train (once) and cache the embedded default run: digits at 32x32, ``mbv3-cifar``, a ``resnet8``
     teacher, method ``gtn``, a small CPU budget. It lives in ``<cache>/runs/default-<hash of config>``
     with ``<cache>`` = ``cache_dir`` or ``$AUTOGTKD_HOME`` or ``~/.cache/autogtkd``. A second call
-    returns the cached run; a call after a killed one resumes it.
+    returns the cached run; a call after a killed one resumes it. ``threads``: torch CPU threads while
+    training (None: the config's, 1); not part of the run's identity, so not of its cache key.
 
     Example:
         >>> run = load_run(default_run())   # doctest: +SKIP
@@ -425,4 +428,6 @@ def default_run(cache_dir: str | Path | None = None, *, progress: bool = True) -
     out = root / "runs" / f"default-{key}"
     if run_is_complete(out):
         return out
+    if threads is not None:
+        cfg = replace(cfg, threads=max(1, threads))
     return train(out, space=space_obj, dataset=dataset, teacher=teacher, config=cfg, data=data, progress=progress)

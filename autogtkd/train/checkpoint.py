@@ -25,8 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,6 +37,7 @@ from torch import nn
 
 from autogtkd._io import atomic_open
 from autogtkd.exceptions import CheckpointError
+from autogtkd.space import space_hash  # re-exported: the one digest of a space (autogtkd.space)
 
 if TYPE_CHECKING:
     from autogtkd.space import SearchSpace
@@ -56,13 +55,6 @@ __all__ = [
 
 FORMAT = "autogtkd-checkpoint"
 FORMAT_VERSION = 1
-
-
-def space_hash(space: SearchSpace | Mapping[str, Any]) -> str:
-    """SHA-256 (hex) of a space's ``to_dict()`` as canonical JSON (sorted keys)."""
-    data = space if isinstance(space, Mapping) else space.to_dict()
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def rng_state(rng: np.random.Generator | None = None) -> dict[str, Any]:

@@ -38,6 +38,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from _helpers import tiny_space
 
 from autogtkd.budget import ACCEPTED_FORMS
 from autogtkd.cli import main
@@ -46,7 +47,10 @@ from autogtkd.search import SearchProblem, search
 from autogtkd.space import ChoiceSpace, create_space
 from autogtkd.train import load_checkpoint, save_checkpoint
 
-from ..train.conftest import tiny_space
+
+@pytest.fixture(autouse=True)
+def _one_thread(one_thread: None) -> None:
+    """One torch thread in every test here, restored afterwards (``one_thread``, tests/conftest.py)."""
 
 
 def _rc(argv: list[str]) -> int:
@@ -174,19 +178,6 @@ def test_custom_space_file_that_raises_one_line_then_traceback_with_debug(tmp_pa
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from autogtkd.gtn import GTNConfig
-    from autogtkd.train import DatasetSpec, TrainConfig, train
-
-    torch.set_num_threads(1)
-    out = tmp_path_factory.mktemp("run") / "run"
-    cfg = TrainConfig(epochs=1, batch_size=16, max_steps_per_epoch=1, eval_batches=1, device="cpu", threads=1,
-                      gtn=GTNConfig(paths=1))
-    return train(out, space=tiny_space(), dataset=DatasetSpec(name="digits", image_size=8, subset=120),
-                 teacher="resnet8", config=cfg, progress=False)
-
-
 class _Payload:
     marker = ""
 
@@ -224,16 +215,16 @@ def _spoil(ckpt: Path, how: str, tmp: Path) -> None:
         ("crafted-legacy", "not a readable autogtkd checkpoint"),
     ],
 )
-def test_bad_checkpoint_in_a_run_directory(how: str, message: str, tiny_run: Path, tmp_path: Path, capsys) -> None:
+def test_bad_checkpoint_in_a_run_directory(how: str, message: str, tiny_gtn_run: Path, tmp_path: Path, capsys) -> None:
     run = tmp_path / "run"
-    shutil.copytree(tiny_run, run)
+    shutil.copytree(tiny_gtn_run, run)
     _spoil(run / "checkpoint.pt", how, tmp_path)
-    before = (tiny_run / "checkpoint.pt").read_bytes()
+    before = (tiny_gtn_run / "checkpoint.pt").read_bytes()
     err = _fails(["search", "--run", str(run), "--out", str(tmp_path / "s"), "--trials", "1", "--quiet"], capsys)
     assert message in err
     assert not (tmp_path / "pwned").exists()  # the crafted payload never ran
     assert not (tmp_path / "s").exists()  # nothing searched or written
-    assert (tiny_run / "checkpoint.pt").read_bytes() == before
+    assert (tiny_gtn_run / "checkpoint.pt").read_bytes() == before
 
 
 def test_crafted_checkpoint_is_not_run_by_a_resuming_train(tmp_path: Path, capsys) -> None:

@@ -9,32 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _helpers import tiny_space
 
 from autogtkd.cli import main
-from autogtkd.space import MBStageConfig, MobileNetV3Config, MobileNetV3Space
 
 QUICK = ["--epochs", "1", "--max-steps-per-epoch", "2", "--batch-size", "16", "--device", "cpu", "--threads", "1",
          "--quiet"]
-
-
-def _tiny_space() -> MobileNetV3Space:
-    return MobileNetV3Space(
-        MobileNetV3Config(
-            name="tiny-deploy",
-            input_size=8,
-            num_classes=10,
-            stem_channels=8,
-            stem_stride=1,
-            first_channels=8,
-            stages=(
-                MBStageConfig(8, 1, False, "relu", depth=(1, 2), kernel=(3,), expand=(2, 3)),
-                MBStageConfig(16, 2, True, "hswish", depth=(1, 2), kernel=(3, 5), expand=(2,)),
-            ),
-            final_channels=32,
-            feature_channels=32,
-            width=(0.5, 1.0),
-        )
-    )
 
 
 @pytest.fixture(autouse=True)
@@ -43,19 +23,9 @@ def _one_thread(one_thread: None) -> None:
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
-    from autogtkd.train import DatasetSpec, TrainConfig, train
-
-    out = tmp_path_factory.mktemp("run") / "run"
-    cfg = TrainConfig(epochs=1, max_steps_per_epoch=2, eval_batches=1, batch_size=16, seed=0, device="cpu", threads=1)
-    spec = DatasetSpec(name="digits", image_size=8, val_fraction=0.2, seed=0, subset=240)
-    return train(out, space=_tiny_space(), dataset=spec, teacher="resnet8", config=cfg, progress=False)
-
-
-@pytest.fixture(scope="module")
-def searched(tiny_run: Path, tmp_path_factory) -> Path:
+def searched(tiny_gtn_run: Path, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("search") / "search"
-    argv = ["search", "--run", str(tiny_run), "--trials", "4", "--strategy", "random", "--out", str(out), "--quiet",
+    argv = ["search", "--run", str(tiny_gtn_run), "--trials", "4", "--strategy", "random", "--out", str(out), "--quiet",
             "--val-batches", "1", "--calib-batches", "1", "--threads", "1"]
     assert main(argv) == 0
     return out
@@ -73,14 +43,14 @@ def _without_run(search: Path, tmp_path: Path) -> Path:
     return copy
 
 
-def test_search_distill_export_onnx_runtime(tiny_run: Path, searched: Path, tmp_path: Path, capsys) -> None:
+def test_search_distill_export_onnx_runtime(tiny_gtn_run: Path, searched: Path, tmp_path: Path, capsys) -> None:
     ort = pytest.importorskip("onnxruntime")
     from autogtkd.export import load_student_dir
     from autogtkd.search import load_result
 
     capsys.readouterr()
     student = tmp_path / "student"
-    argv = ["distill", "--run", str(searched), "--train-run", str(tiny_run), "--pick", "knee", "--out", str(student),
+    argv = ["distill", "--run", str(searched), "--train-run", str(tiny_gtn_run), "--pick", "knee", "--out", str(student),
             *QUICK]
     assert main(argv) == 0
     out = capsys.readouterr().out
@@ -89,7 +59,7 @@ def test_search_distill_export_onnx_runtime(tiny_run: Path, searched: Path, tmp_
     assert f"(search score {100 * knee.accuracy:.2f}%, scorer inherit)" in line
     record = json.loads((student / "distill.json").read_text())
     assert record["trial"] == knee.trial and record["search_score"] == pytest.approx(knee.accuracy)
-    assert record["train_run"] == str(tiny_run.resolve()) and 0.0 <= record["val_top1"] <= 1.0
+    assert record["train_run"] == str(tiny_gtn_run.resolve()) and 0.0 <= record["val_top1"] <= 1.0
     assert f"validation top-1 {100 * record['val_top1']:.2f}%" in line
     arch_doc = json.loads((student / "arch.json").read_text())
     assert arch_doc["arch"] == knee.arch.to_dict()
@@ -100,7 +70,7 @@ def test_search_distill_export_onnx_runtime(tiny_run: Path, searched: Path, tmp_
     assert (student / "metrics.jsonl").read_text().splitlines() == rows
     assert json.loads((student / "distill.json").read_text())["val_top1"] == record["val_top1"]
     # another student into the same directory is refused, not mixed in
-    space = _tiny_space()
+    space = tiny_space()
     other = space.smallest() if space.smallest() != knee.arch else space.largest()
     (tmp_path / "other.json").write_text(json.dumps(other.to_dict()))
     capsys.readouterr()
@@ -121,7 +91,7 @@ def test_search_distill_export_onnx_runtime(tiny_run: Path, searched: Path, tmp_
     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
 
 
-def test_pick_forms_and_search_scores(tiny_run: Path, searched: Path, tmp_path: Path) -> None:
+def test_pick_forms_and_search_scores(tiny_gtn_run: Path, searched: Path, tmp_path: Path) -> None:
     from autogtkd.cli._distill import resolve_pick
     from autogtkd.search import load_result
 
@@ -155,33 +125,33 @@ def test_pick_forms_and_search_scores(tiny_run: Path, searched: Path, tmp_path: 
         ("nonsense", "expected an index into the front"),
     ],
 )
-def test_bad_picks_fail_with_one_line(searched: Path, tiny_run: Path, tmp_path: Path, capsys, pick: str, message: str) -> None:
+def test_bad_picks_fail_with_one_line(searched: Path, tiny_gtn_run: Path, tmp_path: Path, capsys, pick: str, message: str) -> None:
     capsys.readouterr()
-    code = main(["distill", "--run", str(searched), "--train-run", str(tiny_run), "--pick", pick,
+    code = main(["distill", "--run", str(searched), "--train-run", str(tiny_gtn_run), "--pick", pick,
                  "--out", str(tmp_path / "s"), *QUICK])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and message in err[0]
     assert not (tmp_path / "s").exists()
 
 
-def test_arch_outside_the_space_and_run_without_front(tiny_run: Path, tmp_path: Path, capsys) -> None:
+def test_arch_outside_the_space_and_run_without_front(tiny_gtn_run: Path, tmp_path: Path, capsys) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"width": 3.0}))
     capsys.readouterr()
-    assert main(["distill", "--run", str(tiny_run), "--pick", str(bad), "--out", str(tmp_path / "s"), *QUICK]) == 2
+    assert main(["distill", "--run", str(tiny_gtn_run), "--pick", str(bad), "--out", str(tmp_path / "s"), *QUICK]) == 2
     assert "is not a student of run" in capsys.readouterr().err
-    assert main(["distill", "--run", str(tiny_run), "--pick", "knee", "--out", str(tmp_path / "s"), *QUICK]) == 2
+    assert main(["distill", "--run", str(tiny_gtn_run), "--pick", "knee", "--out", str(tmp_path / "s"), *QUICK]) == 2
     assert "needs a search output directory" in capsys.readouterr().err
     assert main(["distill", "--run", str(tmp_path), "--pick", "knee", "--out", str(tmp_path / "s"), *QUICK]) == 2
     assert "neither a search output" in capsys.readouterr().err
 
 
-def test_training_run_with_arch_json_distills_from_scratch(tiny_run: Path, tmp_path: Path, capsys) -> None:
-    space = _tiny_space()
+def test_training_run_with_arch_json_distills_from_scratch(tiny_gtn_run: Path, tmp_path: Path, capsys) -> None:
+    space = tiny_space()
     arch = tmp_path / "arch.json"
     arch.write_text(json.dumps(space.smallest().to_dict()))
     capsys.readouterr()
-    assert main(["distill", "--run", str(tiny_run), "--pick", str(arch), "--init", "scratch",
+    assert main(["distill", "--run", str(tiny_gtn_run), "--pick", str(arch), "--init", "scratch",
                  "--out", str(tmp_path / "s"), *QUICK]) == 0
     assert "(search score n/a, scorer n/a)" in capsys.readouterr().out
     assert json.loads((tmp_path / "s" / "distill.json").read_text())["init"] == "scratch"

@@ -12,11 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _helpers import tiny_space, train_tiny_run
 
 from autogtkd.cli import main
-from autogtkd.train import MetricsLog, TrainConfig, train
-
-from ..train.conftest import SPEC, tiny_space
+from autogtkd.train import MetricsLog
 
 QUICK = ["--quiet", "--threads", "1"]
 
@@ -26,18 +25,10 @@ def _one_thread(one_thread: None) -> None:
     """Every test here runs models: one torch thread (tests/conftest.py)."""
 
 
-def _train(root: Path, method: str, steps: int = 2, epochs: int = 1) -> Path:
-    cfg = TrainConfig(
-        method=method, epochs=epochs, max_steps_per_epoch=steps, batch_size=16, seed=0, device="cpu", threads=1
-    )  # eval_batches=None: the training log scores the whole validation split
-    teacher = None if method == "inplace" else "resnet8"
-    return train(root / method, space=tiny_space(), dataset=SPEC, teacher=teacher, config=cfg, progress=False)
-
-
 @pytest.fixture(scope="module")
 def vanilla(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A vanilla run trained enough (20 steps) that its predictions depend on the images."""
-    return _train(tmp_path_factory.mktemp("runs"), "vanilla", steps=10, epochs=2)
+    return train_tiny_run(tmp_path_factory.mktemp("runs") / "vanilla", "vanilla", steps=10, epochs=2)
 
 
 @pytest.fixture(scope="module")
@@ -97,12 +88,11 @@ def test_table_output(vanilla: Path, capsys) -> None:
     assert out[2].split() == ["class", "images", "top-1", "%"] and len(out) == 3 + 10
 
 
-def test_gtn_run_evaluates_its_teacher_and_inplace_has_none(tmp_path: Path, capsys) -> None:
-    gtn = _train(tmp_path, "gtn")
-    res = _json([str(gtn)], capsys)
+def test_gtn_run_evaluates_its_teacher_and_inplace_has_none(tiny_gtn_run: Path, tmp_path: Path, capsys) -> None:
+    res = _json([str(tiny_gtn_run)], capsys)
     assert res["kind"] == "run" and res["model"] == "teacher resnet8"
-    assert res["top1"] == res["recorded_top1"] == _last_teacher_val(gtn)
-    inplace = _train(tmp_path, "inplace")
+    assert res["top1"] == res["recorded_top1"] == _last_teacher_val(tiny_gtn_run)
+    inplace = train_tiny_run(tmp_path / "inplace", "inplace")
     assert "has no teacher" in _one_line_exit_2(["evaluate", str(inplace)], capsys)
 
 

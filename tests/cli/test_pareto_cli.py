@@ -146,7 +146,7 @@ def test_snapshot_is_used_when_the_study_is_gone(two_runs, tmp_path: Path, caplo
 
 
 def test_study_file_never_holds_a_password() -> None:
-    from autogtkd.search._search import _without_password
+    from autogtkd.search._study import without_password
 
-    assert _without_password("postgresql://me:s3cret@db.example:5432/nas") == "postgresql://me@db.example:5432/nas"
-    assert _without_password("sqlite:////tmp/x/study.db") == "sqlite:////tmp/x/study.db"
+    assert without_password("postgresql://me:s3cret@db.example:5432/nas") == "postgresql://me@db.example:5432/nas"
+    assert without_password("sqlite:////tmp/x/study.db") == "sqlite:////tmp/x/study.db"

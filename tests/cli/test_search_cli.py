@@ -73,3 +73,57 @@ def test_first_run_default_search_within_ten_minutes(tmp_path: Path) -> None:
     t1 = time.perf_counter()
     second = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=1800)
     assert second.returncode == 0 and time.perf_counter() - t1 < elapsed / 2  # cached run, finished study
+
+
+def test_a_registered_scorer_is_a_search_cli_choice_end_to_end(tiny_gtn_run: Path, tmp_path: Path, capsys) -> None:
+    """``register_scorer`` in one place: ``--scorer`` accepts it, the search scores with it, and the
+    front records its name."""
+    from autogtkd.evaluate import SCORERS, FunctionEvaluator, ScorerOptions, register_scorer
+
+    seen: list[ScorerOptions] = []
+
+    def by_depth(run, options: ScorerOptions):  # type: ignore[no-untyped-def]
+        """accuracy grows with the number of blocks (a test scorer)"""
+        seen.append(options)
+        blocks = [c.name for c in run.space.choices if c.name.endswith(".depth")]
+        return FunctionEvaluator(lambda a: {"accuracy": sum(a[b] for b in blocks) / 10}, name="by-depth")
+
+    register_scorer("by-depth", by_depth)
+    try:
+        out = tmp_path / "out"
+        argv = ["search", "--run", str(tiny_gtn_run), "--scorer", "by-depth", "--trials", "3", "--strategy", "random",
+                "--out", str(out), "--quiet", "--seed", "5", "--val-batches", "1"]
+        assert main(argv) == 0
+        assert "by-depth" in capsys.readouterr().out
+        doc = json.loads((out / "pareto.json").read_text())
+        assert doc["candidates"] and {c["scorer"] for c in doc["candidates"]} == {"by-depth"}
+        assert all(c["accuracy"] == sum(v for k, v in c["arch"].items() if k.endswith(".depth")) / 10
+                   for c in doc["candidates"])
+        assert seen == [ScorerOptions(calib_batches=2, val_batches=1, steps=50, seed=5, device="cpu")]
+    finally:
+        SCORERS.unregister("by-depth")
+    with pytest.raises(SystemExit) as exc:  # no longer a choice: argparse's usage error
+        main(["search", "--run", str(tiny_gtn_run), "--scorer", "by-depth", "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2 and "invalid choice: 'by-depth'" in capsys.readouterr().err
+
+
+def test_search_trains_the_default_run_with_the_search_threads(tmp_path: Path, monkeypatch) -> None:
+    """``--threads`` (else torch's own setting: every core, or $OMP_NUM_THREADS) also sets the threads
+    the default run trains with."""
+    import torch
+
+    import autogtkd.train as train_mod
+    from autogtkd.cli._search import search_threads
+    from autogtkd.exceptions import RunError
+
+    seen: list[int | None] = []
+
+    def stop(cache_dir, *, progress: bool, threads: int | None) -> Path:  # type: ignore[no-untyped-def]
+        seen.append(threads)
+        raise RunError("stop before training")
+
+    monkeypatch.setattr(train_mod, "default_run", stop)
+    argv = ["search", "--budget", "300MFLOPs", "--out", str(tmp_path / "out"), "--quiet"]
+    assert main([*argv, "--threads", "3"]) == 1 and main([*argv, "--threads", "0"]) == 1 and main(argv) == 1
+    assert seen == [3, 1, torch.get_num_threads()]
+    assert search_threads(None) == torch.get_num_threads() and search_threads(2) == 2

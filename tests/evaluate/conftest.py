@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import _helpers
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from autogtkd.space import MBStageConfig, MobileNetV3Config, MobileNetV3Space
+from autogtkd.space import MobileNetV3Space
 
 
 @pytest.fixture(autouse=True)
@@ -16,16 +17,8 @@ def _one_thread(one_thread: None) -> None:
 
 @pytest.fixture
 def tiny_space() -> MobileNetV3Space:
-    return MobileNetV3Space(
-        MobileNetV3Config(
-            name="tiny", input_size=16, num_classes=4, stem_channels=8, stem_stride=1, first_channels=8,
-            stages=(
-                MBStageConfig(8, 2, False, "relu", depth=(1, 2), kernel=(3, 5), expand=(2, 3)),
-                MBStageConfig(16, 2, True, "hswish", depth=(1, 2), kernel=(3, 5), expand=(2, 3)),
-            ),
-            final_channels=32, feature_channels=32, width=(0.5, 1.0),
-        )
-    )
+    """:func:`_helpers.tiny_space` at 16x16 with 4 classes."""
+    return _helpers.tiny_space(num_classes=4, input_size=16)
 
 
 @pytest.fixture

@@ -55,6 +55,26 @@ def test_inherit_scorer_uses_recalibrated_statistics(tiny_space, loader) -> None
     assert any(not torch.allclose(a, b) for a, b in zip(bn_new, bn_old))
 
 
+def test_inherit_scorer_channels_last_scores_alike_and_leaves_trainable_weights(tiny_space, loader) -> None:
+    """NHWC changes rounding only; recalibration under inference mode leaves normal, trainable tensors."""
+    net = tiny_space.build_supernet().eval()
+    archs = [tiny_space.sample(np.random.default_rng(i)) for i in range(3)]
+    nchw, nhwc = InheritScorer(net, loader, loader, channels_last=False), InheritScorer(net, loader, loader)
+    x = next(iter(loader))[0]
+    for a in archs:
+        m0, m1 = nchw.model(a), nhwc.model(a)
+        convs = [m for m in m1.modules() if isinstance(m, nn.Conv2d)]
+        assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+        with torch.no_grad():
+            assert torch.allclose(m0(x), m1(x), atol=1e-4)
+        assert abs(nchw(a)["accuracy"] - nhwc(a)["accuracy"]) <= 1 / 64  # 64 images: at most one flips
+        for m in (m0, m1):
+            assert not any(t.is_inference() for t in [*m.parameters(), *m.buffers()])
+            m.train()
+            m(x).sum().backward()  # the recalibrated subnet can be fine-tuned
+            assert all(p.grad is not None for p in m.parameters() if p.requires_grad)
+
+
 def test_finetune_scorer_is_repeatable_and_learns(tiny_space, loader) -> None:
     torch.manual_seed(0)
     net = tiny_space.build_supernet()
@@ -89,3 +109,35 @@ def test_cached_evaluator_never_scores_twice(tmp_path) -> None:
 def test_bad_metrics_are_clear_errors(bad) -> None:
     with pytest.raises(RunError, match="scorer 'bad'"):
         FunctionEvaluator(lambda a: bad, name="bad")(Arch({"x": 1}))
+
+
+def test_the_scorer_registry_builds_the_built_ins_for_a_run(tiny_space, loader) -> None:
+    """``create_scorer(name, run, options)``: the built-ins get the run's loaders and the options;
+    an unknown name lists the registered ones; ``finetune`` needs a teacher."""
+    from types import SimpleNamespace
+
+    from autogtkd.evaluate import ScorerOptions, create_scorer, list_scorers
+    from autogtkd.exceptions import ConfigError
+
+    asked: list[tuple[str, int]] = []
+
+    class Splits:
+        def loader(self, split: str, batch_size: int, **kw):  # type: ignore[no-untyped-def]
+            asked.append((split, batch_size))
+            return loader
+
+    run = SimpleNamespace(
+        path="run", space=tiny_space, supernet=tiny_space.build_supernet(), teacher=None, data=Splits()
+    )
+    assert {"inherit", "finetune"} <= set(list_scorers())
+    inherit = create_scorer("inherit", run, ScorerOptions(calib_batches=1, val_batches=3))
+    assert isinstance(inherit, InheritScorer) and (inherit.calib_batches, inherit.val_batches) == (1, 3)
+    assert asked == [("calib", 128), ("val", 256)]
+    with pytest.raises(RunError, match="has no teacher; use --scorer inherit"):
+        create_scorer("finetune", run)
+    run.teacher = tiny_space.build_supernet().export(tiny_space.largest())
+    tuned = create_scorer("finetune", run, ScorerOptions(steps=7, seed=3))
+    assert isinstance(tuned, FinetuneScorer) and (tuned.steps, tuned.seed, tuned.calib_batches) == (7, 3, 2)
+    assert asked[-1] == ("train", 64)
+    with pytest.raises(ConfigError, match=r"scorer must be one of \[.*'finetune'.*'inherit'.*\], got 'nope'"):
+        create_scorer("nope", run)

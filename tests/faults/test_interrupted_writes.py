@@ -16,11 +16,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _helpers import wait_for
 
 from autogtkd.search import load_result
 from autogtkd.train import load_checkpoint
-
-from .conftest import wait_for
 
 WRITER = textwrap.dedent(
     """

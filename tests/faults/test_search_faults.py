@@ -13,10 +13,9 @@ import signal
 from pathlib import Path
 
 import pytest
+from _helpers import evaluated, log_lines, start_worker, trials, wait_for
 
 from autogtkd.search._owners import OWNER_ATTR
-
-from .conftest import evaluated, log_lines, start_worker, trials, wait_for
 
 STORAGES = ["sqlite", "journal"]
 

@@ -16,11 +16,9 @@ import textwrap
 from pathlib import Path
 
 import torch
+from _helpers import tiny_space, wait_for
 
 from autogtkd.train import MetricsLog, load_checkpoint, run_is_complete
-
-from ..train.conftest import tiny_space
-from .conftest import wait_for
 
 TRAIN_WORKER = textwrap.dedent(
     """

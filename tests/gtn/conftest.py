@@ -4,33 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _helpers import tiny_space
 from torch import nn
 
 from autogtkd.nn import ConvBNAct, StagedNet
-from autogtkd.space import MBStageConfig, MobileNetV3Config, MobileNetV3Space
-
-
-def tiny_space(num_classes: int = 4, input_size: int = 8, in_channels: int = 3) -> MobileNetV3Space:
-    """Two elastic stages (strides 1 and 2), widths 0.5/1.0: a handful of small networks."""
-    return MobileNetV3Space(
-        MobileNetV3Config(
-            name="tiny",
-            input_size=input_size,
-            num_classes=num_classes,
-            stem_channels=8,
-            stem_stride=1,
-            first_channels=8,
-            stages=(
-                MBStageConfig(8, 1, False, "relu", depth=(1, 2), kernel=(3,), expand=(2, 3)),
-                MBStageConfig(16, 2, True, "hswish", depth=(1, 2), kernel=(3, 5), expand=(2,)),
-                MBStageConfig(16, 1, False, "relu", depth=(1,), kernel=(3,), expand=(2,)),
-            ),
-            final_channels=32,
-            feature_channels=32,
-            width=(0.5, 1.0),
-            in_channels=in_channels,
-        )
-    )
+from autogtkd.space import MobileNetV3Space
 
 
 class ToyTeacher(StagedNet):
@@ -49,7 +27,8 @@ class ToyTeacher(StagedNet):
 
 @pytest.fixture
 def space() -> MobileNetV3Space:
-    return tiny_space()
+    """:func:`_helpers.tiny_space` with 4 classes and a third stage (more student than teacher stages)."""
+    return tiny_space(num_classes=4, stages=3)
 
 
 @pytest.fixture

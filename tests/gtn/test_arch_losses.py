@@ -3,8 +3,6 @@ place is accepted by GTNConfig and used by sample_paths / arch_loss."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pytest
 import torch
@@ -16,8 +14,8 @@ from autogtkd.gtn import (
     ARCH_LOSSES,
     ArchDistribution,
     ArchLoss,
+    ArchLossInputs,
     GTNConfig,
-    PathSample,
     arch_loss,
     create_arch_loss,
     list_arch_losses,
@@ -31,16 +29,8 @@ class _MaxEntropy(ArchLoss):
 
     gumbel = True
 
-    def loss(
-        self,
-        dist: ArchDistribution,
-        sampled: Sequence[tuple[PathSample, float]],
-        cfg: GTNConfig,
-        *,
-        baseline: float | None,
-        target: Sequence[torch.Tensor] | None,
-    ) -> torch.Tensor | None:
-        return -dist.entropy()
+    def loss(self, step: ArchLossInputs) -> torch.Tensor | None:
+        return -step.dist.entropy()
 
 
 @pytest.fixture

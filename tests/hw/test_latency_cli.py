@@ -97,6 +97,18 @@ def test_fit_from_a_measurements_file_alone(tmp_path: Path, capsys) -> None:  # 
     assert "Kendall tau" in text and "within +-10 %" in text
 
 
+def test_a_measurements_file_with_the_legacy_16_digit_space_hash_still_fits(tmp_path: Path) -> None:
+    """Measurement files written before the space digest was unified recorded its first 16 hex digits."""
+    space = load_space("resnet-cifar")
+    archs = sample_archs(space, 12, np.random.default_rng(0))
+    f = tmp_path / "old.jsonl"
+    write_measurements(f, make_header(space=space.name, space_hash=space_hash(space)[:16], target="old",
+                                      runtime="eager"), archs, [0.1 + space.flops(a) * 1e-9 for a in archs])
+    assert main(["latency", "fit", str(f), "--model", "ridge"]) == 0  # the space comes from the header
+    assert main(["latency", "fit", str(f), "--model", "ridge", "--space", "resnet-cifar"]) == 0
+    assert main(["latency", "fit", str(f), "--model", "ridge", "--space", "mbv3-cifar"]) == 2
+
+
 def test_measure_resumes_and_survives_a_torn_line(tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
     base = ["latency", "measure", "--space", "resnet-cifar", "--target", "t", "--out", str(out), "--runtime",

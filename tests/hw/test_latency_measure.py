@@ -74,3 +74,38 @@ def test_latency_metrics_by_hand() -> None:
 def test_wall_clock_option() -> None:
     r = measure_latency(_net(), (1, 3, 8, 8), runtime="eager", warmup=1, repeats=4, clock="wall")
     assert r.clock == "wall" and r.median_ms > 0
+
+
+def test_a_registered_runtime_measures_through_the_api_and_the_cli(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """``register_runtime`` in one place: MeasureConfig, measure_latency and ``latency measure
+    --runtime`` accept it, and the measurement file records its name."""
+    import torch
+
+    from autogtkd.cli import main
+    from autogtkd.hw.latency import LATENCY_RUNTIMES, list_runtimes, read_measurements, register_runtime
+
+    calls: list[int] = []
+
+    def counted_eager(model: nn.Module, example: torch.Tensor, threads: int):  # type: ignore[no-untyped-def]
+        def run() -> torch.Tensor:
+            calls.append(threads)
+            with torch.inference_mode():
+                return model(example)
+
+        return run
+
+    register_runtime("counted-eager", counted_eager)
+    try:
+        assert "counted-eager" in list_runtimes() and MeasureConfig(runtime="counted-eager").runtime == "counted-eager"
+        r = measure_latency(_net(), (1, 3, 8, 8), runtime="counted-eager", warmup=2, repeats=5)
+        assert r.runtime == "counted-eager" and len(r.samples_ms) == 5 and calls == [1] * 7
+        out = tmp_path / "m.jsonl"
+        argv = ["latency", "measure", "--space", "resnet-cifar", "--target", "t", "--out", str(out), "--runtime",
+                "counted-eager", "--warmup", "0", "--repeats", "2", "--n", "2", "--no-reference", "--no-progress"]
+        assert main(argv) == 0
+        assert read_measurements(out).header["runtime"] == "counted-eager" and len(read_measurements(out)) == 2
+        assert len(calls) == 7 + 2 * 2
+    finally:
+        LATENCY_RUNTIMES.unregister("counted-eager")
+    with pytest.raises(ConfigError, match="unknown runtime 'counted-eager'; valid: eager, onnxruntime"):
+        MeasureConfig(runtime="counted-eager")

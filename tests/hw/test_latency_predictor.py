@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import pickle
@@ -24,7 +25,7 @@ from autogtkd.hw.latency import (
     suggest_archs,
 )
 from autogtkd.hw.latency._features import kind_positions, layer_kind
-from autogtkd.space import ChoiceSpace, create_space
+from autogtkd.space import ChoiceSpace, MobileNetV3Space, create_space
 
 
 def _analytic_latency(space, archs):  # type: ignore[no-untyped-def]
@@ -102,6 +103,22 @@ def test_tampered_predictor_is_refused(fitted, mbv3, tmp_path: Path) -> None:  #
     (d / "model.skops").write_bytes(bytes(data))
     with pytest.raises(PredictorError, match="modified or corrupted"):
         load_predictor(str(d), mbv3)
+
+
+def test_a_predictor_saved_with_the_legacy_16_digit_space_hash_loads(fitted, mbv3, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Predictors written before the space digest was unified recorded its first 16 hex digits."""
+    from autogtkd.hw.latency._predictor import _payload_hash
+
+    pred, archs, _ = fitted
+    d = pred.save(tmp_path / "p")
+    man = json.loads((d / "manifest.json").read_text())
+    assert len(man["space_hash"]) == 64
+    man["space_hash"] = man["space_hash"][:16]  # as the old writer recorded it, hash included
+    man["payload"]["sha256"] = _payload_hash((d / "model.skops").read_bytes(), man)
+    (d / "manifest.json").write_text(json.dumps(man))
+    assert np.array_equal(load_predictor(str(d), mbv3).predict_archs(archs[:3]), pred.predict_archs(archs[:3]))
+    with pytest.raises(PredictorError, match="fitted for space"):
+        load_predictor(str(d), MobileNetV3Space(dataclasses.replace(mbv3.config, num_classes=100)))
 
 
 class _Evil:

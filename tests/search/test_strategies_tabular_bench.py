@@ -64,3 +64,33 @@ def test_tabular_search_smoke(tmp_path: Path) -> None:
     assert summary["meta"]["runs"] == summary["meta"]["runs_requested"] == 2 * 2 * 5
     _module("tabular_search").main(args)  # resumes: nothing to rerun, same summary
     assert json.loads(out.read_text())["results"] == res
+
+
+def _entry(hv: dict[str, float], regret: dict[str, float] | None = None) -> dict[str, object]:
+    e: dict[str, object] = {
+        "hv_ratio": {k: {"mean": v, "std": 0.0, "seeds": 2} for k, v in hv.items()},
+        "front_found": {k: {"mean": 1.0, "std": 0.0, "seeds": 2} for k in hv},
+    }
+    if regret:
+        e["regret"] = {k: {"mean": v, "std": 0.0, "seeds": 2} for k, v in regret.items()}
+    return e
+
+
+def test_goals_flag_each_miss() -> None:
+    ts = _module("tabular_search")
+    results = {
+        "a": {"random": _entry({"20": 0.90, "300": 0.96}), "x": _entry({"20": 0.89, "300": 0.999})},
+        "b": {"random": _entry({"20": 0.90, "300": 0.97}), "x": _entry({"20": 0.90, "300": 0.99})},
+        "a@median": {
+            "random": _entry({"20": 0.9, "300": 0.9}, {"100": 2.0, "300": 1.0}),
+            "x": _entry({"20": 0.9, "300": 0.95}, {"100": 2.0, "300": 0.4}),
+        },
+    }
+    g = ts.goals(results)
+    assert g["x"]["hv_below_goal"] == {"b": 0.99}  # constrained problems do not count for the HV goal
+    assert g["x"]["regret_above_goal"] == {}  # regret at the last budget (300) only
+    assert g["random"]["regret_above_goal"] == {"a@median": 1.0}
+    assert g["x"]["below_baseline"] == ["a@20"]
+    assert g["x"]["mean_hv_last_budget"] == round((0.999 + 0.99) / 2, 5) and g["x"]["problems"] == 2
+    assert g["random"]["below_baseline"] == []
+    assert "| x |" in ts.markdown({"results": results, "goals": g})

@@ -1,40 +1,12 @@
-"""Tiny training fixtures: digits at 8x8, an 8x8 MobileNetV3 space, 2 steps per epoch."""
+"""Tiny training fixtures (tests/_helpers.py): digits at 8x8, an 8x8 MobileNetV3 space, 2 steps per epoch."""
 
 from __future__ import annotations
 
 import pytest
+from _helpers import SPEC, tiny_space
 
 from autogtkd.data import load_data
-from autogtkd.space import MBStageConfig, MobileNetV3Config, MobileNetV3Space
-from autogtkd.train import DatasetSpec, TrainConfig
-
-SPEC = DatasetSpec(name="digits", image_size=8, val_fraction=0.2, seed=0, subset=240)
-
-
-def tiny_space(num_classes: int = 10) -> MobileNetV3Space:
-    return MobileNetV3Space(
-        MobileNetV3Config(
-            name="tiny",
-            input_size=8,
-            num_classes=num_classes,
-            stem_channels=8,
-            stem_stride=1,
-            first_channels=8,
-            stages=(
-                MBStageConfig(8, 1, False, "relu", depth=(1, 2), kernel=(3,), expand=(2, 3)),
-                MBStageConfig(16, 2, True, "hswish", depth=(1, 2), kernel=(3, 5), expand=(2,)),
-            ),
-            final_channels=32,
-            feature_channels=32,
-            width=(0.5, 1.0),
-        )
-    )
-
-
-def tiny_config(**kw: object) -> TrainConfig:
-    base: dict = {"epochs": 2, "batch_size": 16, "max_steps_per_epoch": 2, "eval_batches": 1, "device": "cpu"}
-    base.update(kw)
-    return TrainConfig(**base)  # type: ignore[arg-type]
+from autogtkd.space import MobileNetV3Space
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,9 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared _helpers module
 
-from conftest import SPEC, tiny_config, tiny_space
+from _helpers import SPEC, tiny_config, tiny_space
 
 from autogtkd.data import load_data
 from autogtkd.gtn import GTNConfig

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _helpers import tiny_space
 
 from autogtkd.cli import main
 from autogtkd.train import load_run
-
-from .conftest import tiny_space
 
 
 def _args(tmp: Path, *extra: str) -> list[str]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from _helpers import SPEC, tiny_config, tiny_space
 
 import autogtkd.train._run as run_mod
 from autogtkd.train import default_run, default_run_config, load_run, run_is_complete
-
-from .conftest import SPEC, tiny_config, tiny_space
 
 
 def test_default_config_is_the_documented_one() -> None:
@@ -22,6 +21,7 @@ def test_default_config_is_the_documented_one() -> None:
         "gtn",
     )
     assert cfg.supernet_init == "grow" and cfg.batch_size == 16 and cfg.epochs == 2
+    assert cfg.channels_last and cfg.threads == 1  # speed only: neither is part of the cache key
 
 
 def test_default_run_caches_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,3 +52,17 @@ def test_default_run_caches_and_resumes(tmp_path: Path, monkeypatch: pytest.Monk
     assert default_run(progress=False) == path  # cached
     monkeypatch.setattr(run_mod, "train", original)
     assert default_run(tmp_path / "elsewhere", progress=False).parent == tmp_path / "elsewhere" / "runs"
+
+
+def test_default_run_threads_set_training_threads_not_the_cache_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(run_mod, "default_run_config", lambda: (SPEC, tiny_space(), "resnet8", tiny_config(epochs=1)))
+    seen = []
+    original = run_mod.train
+    monkeypatch.setattr(run_mod, "train", lambda *a, **k: seen.append(k["config"].threads) or original(*a, **k))
+    path = default_run(tmp_path / "a", progress=False, threads=2)
+    assert seen == [2] and load_run(path, load_data=False).config.threads == 2
+    # same cache key as without threads: the cached run is returned, not trained again
+    assert default_run(tmp_path / "a", progress=False).name == path.name and seen == [2]
+    assert default_run(tmp_path / "b", progress=False).name == path.name and seen == [2, tiny_config().threads]

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from _helpers import tiny_space
 
 from autogtkd.exceptions import ConfigError
 from autogtkd.teachers import create_teacher
 from autogtkd.train import KDConfig, MetricsLog, distill, load_checkpoint
-
-from .conftest import tiny_space
 
 
 def _cfg(**kw: object) -> KDConfig:

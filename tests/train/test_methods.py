@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import torch.nn.functional as F
+from _helpers import SPEC, tiny_config, tiny_space
 
 from autogtkd.cli import build_parser
 from autogtkd.exceptions import ConfigError
@@ -27,8 +28,6 @@ from autogtkd.train import (
     train,
     train_config_from_dict,
 )
-
-from .conftest import SPEC, tiny_config, tiny_space
 
 
 class _Smoothed(TrainingMethod):

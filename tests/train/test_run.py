@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from _helpers import SPEC, tiny_config, tiny_space
 
 from autogtkd.exceptions import CheckpointError, DivergenceError
 from autogtkd.gtn import GTNConfig
 from autogtkd.train import MetricsLog, load_checkpoint, load_run, run_is_complete, train
-
-from .conftest import SPEC, tiny_config, tiny_space
 
 
 def _train(tmp: Path, digits8, cfg, teacher: str | None = "resnet8", **kw):
@@ -125,6 +124,37 @@ def test_config_json_and_load_run(tmp_path: Path, digits8) -> None:
     with run.supernet.activated(run.space.smallest()):
         assert run.supernet(x).shape == (2, 10)
     assert load_run(out, load_data=False).data is None
+
+
+def test_per_epoch_validation_shows_progress(tmp_path: Path, digits8, capsys: pytest.CaptureFixture[str]) -> None:
+    """The per-epoch validation (teacher, largest and smallest subnet) counts its batches on a bar,
+    and the metrics are those of an unwrapped loader (the quiet run below)."""
+    out = train(tmp_path / "a", space=tiny_space(), dataset=SPEC, teacher="resnet8", config=tiny_config(epochs=1),
+                data=digits8, progress=True)  # fmt: skip
+    err = capsys.readouterr().err
+    assert "gtn 1/1 validation" in err
+    quiet = _train(tmp_path / "b", digits8, tiny_config(epochs=1))
+    shown, hidden = MetricsLog.read(out)[0], MetricsLog.read(quiet)[0]
+    assert {k: v for k, v in shown.items() if k.startswith("val_")} == {
+        k: v for k, v in hidden.items() if k.startswith("val_")
+    }
+
+
+def test_counted_loader_advances_the_bar_per_batch_and_passes_the_loader_through(digits8) -> None:
+    from autogtkd.train._loops import _Counted
+
+    class Bar:
+        n = 0
+
+        def update(self, k: int) -> None:
+            self.n += k
+
+    loader, bar = digits8.loader("val", 16, shuffle=False), Bar()
+    counted = _Counted(loader, bar)
+    got = list(counted)
+    assert len(got) == len(loader) == bar.n and counted.batch_size == 16
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(got, loader, strict=True))
+    assert len(list(_Counted(loader, None))) == len(loader)  # no bar: a plain pass-through
 
 
 def test_load_run_refuses_missing_incomplete_foreign(tmp_path: Path, digits8) -> None:

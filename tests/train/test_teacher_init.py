@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from _helpers import SPEC, tiny_config, tiny_space
 
 from autogtkd.exceptions import ConfigError
 from autogtkd.train import MetricsLog, load_run, train
-
-from .conftest import SPEC, tiny_config, tiny_space
 
 
 def _train(out: Path, digits8, cfg):

@@ -1,7 +1,8 @@
 """Latency of architectures on hardware targets: measurement, predictors, target registry.
 
-Measure on this machine (PyTorch eager or ONNX Runtime) into a JSON Lines measurement file, or on
-another device with ``tools/measure_latency_onnx.py``; fit a :class:`LatencyPredictor` (per-block
+Measure on this machine (PyTorch eager, ONNX Runtime, or a runtime added with
+:func:`register_runtime`) into a JSON Lines measurement file, or on another device with
+``tools/measure_latency_onnx.py``; fit a :class:`LatencyPredictor` (per-block
 look-up table, analytic or scikit-learn models, chosen by cross-validation); save it in a safe
 format and register it as a named target used by ``--budget 15ms@NAME``.
 
@@ -17,16 +18,17 @@ from autogtkd.hw.latency._campaign import measure_space, measurement_header, ref
 from autogtkd.hw.latency._features import ArchFeaturizer, layer_kind
 from autogtkd.hw.latency._measure import (
     CLOCKS,
-    RUNTIMES,
+    LATENCY_RUNTIMES,
     LatencyReference,
     LatencyResult,
     MeasureConfig,
+    list_runtimes,
     machine_info,
     measure_arch,
     measure_latency,
+    register_runtime,
     reject_outliers,
     save_onnx,
-    space_hash,
 )
 from autogtkd.hw.latency._models import MODEL_KINDS, LatencyRegressor, ModelKind, NonNegativeLinearRegressor
 from autogtkd.hw.latency._predictor import (
@@ -51,11 +53,12 @@ from autogtkd.hw.latency._targets import (
     targets_dir,
     unregister_target,
 )
+from autogtkd.space import space_hash  # re-exported: the digest measurement files record
 
 __all__ = [
     "CLOCKS",
+    "LATENCY_RUNTIMES",
     "MODEL_KINDS",
-    "RUNTIMES",
     "TRUSTED_TYPES",
     "ArchFeaturizer",
     "LatencyPredictor",
@@ -71,6 +74,7 @@ __all__ = [
     "fit_predictor",
     "latency_metrics",
     "layer_kind",
+    "list_runtimes",
     "list_targets",
     "load_predictor",
     "load_predictor_dir",
@@ -82,6 +86,7 @@ __all__ = [
     "measurement_header",
     "read_measurements",
     "reference_arch",
+    "register_runtime",
     "register_target",
     "reject_outliers",
     "remeasure_archs",

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from autogtkd.hw.latency._active import sample_archs, suggest_archs
-from autogtkd.hw.latency._measure import LatencyReference, MeasureConfig, machine_info, measure_arch, space_hash
+from autogtkd.hw.latency._measure import LatencyReference, MeasureConfig, machine_info, measure_arch
 from autogtkd.hw.latency._records import Measurements, MeasurementWriter, make_header, read_measurements
-from autogtkd.space import Arch, SearchSpace
+from autogtkd.space import Arch, SearchSpace, space_hash
 
 __all__ = ["measure_space", "measurement_header", "reference_arch", "remeasure_archs"]
 

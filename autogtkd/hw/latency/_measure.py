@@ -1,4 +1,9 @@
-"""Latency measurement on the local machine: PyTorch eager and ONNX Runtime.
+"""Latency measurement on the local machine: PyTorch eager and ONNX Runtime, or a registered runtime.
+
+Runtimes are registered by name (:func:`register_runtime`): a factory
+``(model, example, threads) -> run`` returns a no-argument callable doing one forward pass of
+``model`` (eval mode) on ``example``; :class:`MeasureConfig`, ``autogtkd latency measure --runtime``
+and the measurement files accept every registered name. Adding one touches one file.
 
 A measurement runs ``warmup`` untimed forward passes, then ``repeats`` timed ones, rejects outliers
 with Tukey's fences (samples outside ``[Q1 - 1.5 IQR, Q3 + 1.5 IQR]``) and reports the median and
@@ -16,14 +21,12 @@ time would not be counted by the calling thread's clock).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
-import json
 import os
 import platform
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -33,27 +36,31 @@ from torch import nn
 
 from autogtkd._io import atomic_write_bytes
 from autogtkd.exceptions import ConfigError, RunError
+from autogtkd.registry import Registry
 
 if TYPE_CHECKING:
     from autogtkd.space import SearchSpace
 
 __all__ = [
     "CLOCKS",
-    "RUNTIMES",
+    "LATENCY_RUNTIMES",
     "LatencyReference",
     "LatencyResult",
     "MeasureConfig",
+    "list_runtimes",
     "machine_info",
     "measure_arch",
     "measure_latency",
+    "register_runtime",
     "reject_outliers",
     "save_onnx",
-    "space_hash",
 ]
 
-Runtime = Literal["onnxruntime", "eager"]
+Runtime = str  # a registered runtime name (list_runtimes()): "onnxruntime", "eager", ...
 Clock = Literal["auto", "wall", "cpu"]
-RUNTIMES: tuple[str, ...] = ("onnxruntime", "eager")
+#: ``factory(model, example, threads) -> run``: ``run()`` does one forward pass (see the module docstring).
+RuntimeFactory = Callable[[nn.Module, torch.Tensor, int], Callable[[], Any]]
+LATENCY_RUNTIMES: Registry[Callable[[], Any]] = Registry("latency runtime")
 CLOCKS: tuple[str, ...] = ("auto", "wall", "cpu")
 
 
@@ -62,8 +69,8 @@ class MeasureConfig:
     """How to time one network.
 
     Attributes:
-        runtime: ``"onnxruntime"`` (CPU execution provider, all graph optimisations) or ``"eager"``
-            (PyTorch eval mode under ``torch.inference_mode``).
+        runtime: ``"onnxruntime"`` (CPU execution provider, all graph optimisations), ``"eager"``
+            (PyTorch eval mode under ``torch.inference_mode``) or another registered runtime.
         threads: intra-op threads of the runtime (ONNX Runtime's ``intra_op_num_threads``;
             ``torch.set_num_threads`` for eager, restored afterwards).
         batch_size: images per forward pass.
@@ -100,8 +107,8 @@ class MeasureConfig:
         return ("cpu" if self.threads == 1 else "wall") if self.clock == "auto" else self.clock
 
     def __post_init__(self) -> None:
-        if self.runtime not in RUNTIMES:
-            raise ConfigError(f"unknown runtime {self.runtime!r}; valid: {', '.join(RUNTIMES)}")
+        if self.runtime not in LATENCY_RUNTIMES:
+            raise ConfigError(f"unknown runtime {self.runtime!r}; valid: {', '.join(list_runtimes())}")
         if self.clock not in CLOCKS:
             raise ConfigError(f"unknown clock {self.clock!r}; valid: {', '.join(CLOCKS)}")
         if self.clock == "cpu" and self.threads != 1:
@@ -253,19 +260,41 @@ def _time_calls(
     return out, ref_out
 
 
-def _runner(model: nn.Module, example: torch.Tensor, runtime: str, threads: int) -> Any:
-    """A no-argument callable running one forward pass of ``model`` (eval mode) on ``example``."""
-    if runtime == "eager":
-        def run() -> Any:
-            with torch.inference_mode():
-                return model(example)
+def register_runtime(name: str, factory: RuntimeFactory, *, overwrite: bool = False) -> None:
+    """Register a latency runtime: ``factory(model, example, threads)`` returns a no-argument callable
+    running one forward pass of ``model`` (in eval mode) on the tensor ``example``."""
+    LATENCY_RUNTIMES.register(name, factory, overwrite=overwrite)
 
-        return run
+
+def list_runtimes() -> list[str]:
+    """Names of the registered latency runtimes."""
+    return LATENCY_RUNTIMES.list()
+
+
+@LATENCY_RUNTIMES.register("eager")
+def _eager(model: nn.Module, example: torch.Tensor, threads: int) -> Callable[[], Any]:
+    """PyTorch eager under ``torch.inference_mode`` (threads are set around the timed calls)."""
+
+    def run() -> Any:
+        with torch.inference_mode():
+            return model(example)
+
+    return run
+
+
+@LATENCY_RUNTIMES.register("onnxruntime")
+def _onnxruntime(model: nn.Module, example: torch.Tensor, threads: int) -> Callable[[], Any]:
+    """ONNX Runtime's CPU execution provider on the model exported in memory."""
     with _torch_threads(threads):
         data = _onnx_bytes(model, example)
     session = _ort_session(data, threads)
     feed = {session.get_inputs()[0].name: example.numpy()}
     return lambda: session.run(None, feed)
+
+
+def _runner(model: nn.Module, example: torch.Tensor, runtime: str, threads: int) -> Callable[[], Any]:
+    """A no-argument callable running one forward pass of ``model`` (eval mode) on ``example``."""
+    return LATENCY_RUNTIMES.get(runtime)(model, example, threads)
 
 
 class LatencyReference:
@@ -369,12 +398,6 @@ def measure_arch(
         net, (config.batch_size, space.in_channels, size, size), runtime=config.runtime, threads=config.threads,
         warmup=config.warmup, repeats=config.repeats, clock=config.clock, reference=reference,
     )
-
-
-def space_hash(space: SearchSpace) -> str:
-    """SHA-256 (hex, first 16 digits) of the canonical JSON of ``space.to_dict()``."""
-    text = json.dumps(space.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _cpu_model() -> str:

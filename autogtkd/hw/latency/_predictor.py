@@ -32,10 +32,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from autogtkd.exceptions import AutoGTKDError, PredictorError
 from autogtkd.hw.latency._features import ArchFeaturizer
-from autogtkd.hw.latency._measure import space_hash
 from autogtkd.hw.latency._models import LatencyRegressor
 from autogtkd.hw.latency._records import Measurements
-from autogtkd.space import SearchSpace
+from autogtkd.space import SearchSpace, space_hash, space_hash_matches
 
 __all__ = [
     "PREDICTOR_FORMAT",
@@ -300,7 +299,7 @@ def load_predictor_dir(path: str | os.PathLike[str], space: SearchSpace) -> Late
         raise PredictorError(
             f"{p}: unsupported predictor version {manifest.get('version')!r}; expected {PREDICTOR_VERSION}"
         )
-    if manifest.get("space") != space.name or manifest.get("space_hash") != space_hash(space):
+    if manifest.get("space") != space.name or not space_hash_matches(manifest.get("space_hash"), space):
         raise PredictorError(
             f"{p} was fitted for space {manifest.get('space')!r} (hash {manifest.get('space_hash')}), "
             f"not {space.name!r} (hash {space_hash(space)})"

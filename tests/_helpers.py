@@ -1,4 +1,14 @@
-"""Fault-test helpers: a search worker script run in subprocesses (a cheap user evaluator on a small
+"""Helpers shared by the tests (a plain module: ``import _helpers``; pytest puts ``tests/`` on the
+path through ``pythonpath`` in pyproject.toml). Fixtures stay in the conftest files and build on these.
+
+* the tiny search space and training settings: :func:`tiny_space` (an 8x8 MobileNetV3 space, a
+  handful of small networks), :data:`SPEC` (digits at 8x8, 240 images), :func:`tiny_config`,
+  :func:`train_tiny_run` (the tiny trained run; ``tests/cli/conftest.py`` trains its GTN run once
+  per session);
+* search workers in subprocesses for the fault tests (tests/faults): :func:`start_worker`,
+  :func:`wait_for`, :func:`log_lines`, :func:`trials`, :func:`evaluated`.
+
+Fault-test helpers are a search worker script run in subprocesses (a cheap user evaluator on a small
 ``ChoiceSpace``), waiting on files, and reading a study back.
 
 The worker's evaluator appends ``start KEY PID`` to a log before scoring and ``end KEY PID`` after,
@@ -20,6 +30,58 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+
+from autogtkd.space import MBStageConfig, MobileNetV3Config, MobileNetV3Space
+from autogtkd.train import DatasetSpec, TrainConfig, train
+
+# ---------------------------------------------------------------------------- the tiny space and runs
+
+SPEC = DatasetSpec(name="digits", image_size=8, val_fraction=0.2, seed=0, subset=240)
+
+_TINY_STAGES = (
+    MBStageConfig(8, 1, False, "relu", depth=(1, 2), kernel=(3,), expand=(2, 3)),
+    MBStageConfig(16, 2, True, "hswish", depth=(1, 2), kernel=(3, 5), expand=(2,)),
+    MBStageConfig(16, 1, False, "relu", depth=(1,), kernel=(3,), expand=(2,)),
+)
+
+
+def tiny_space(num_classes: int = 10, *, stages: int = 2, input_size: int = 8) -> MobileNetV3Space:
+    """An 8x8 MobileNetV3 space: elastic stages (strides 1, 2; with ``stages=3`` a third, fixed one of
+    stride 1), widths 0.5/1.0."""
+    return MobileNetV3Space(
+        MobileNetV3Config(
+            name="tiny",
+            input_size=input_size,
+            num_classes=num_classes,
+            stem_channels=8,
+            stem_stride=1,
+            first_channels=8,
+            stages=_TINY_STAGES[:stages],
+            final_channels=32,
+            feature_channels=32,
+            width=(0.5, 1.0),
+        )
+    )
+
+
+def tiny_config(**kw: Any) -> TrainConfig:
+    """2 epochs of 2 steps of 16 images on the CPU, one validation batch; ``kw`` overrides."""
+    base: dict[str, Any] = {"epochs": 2, "batch_size": 16, "max_steps_per_epoch": 2, "eval_batches": 1, "device": "cpu"}
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def train_tiny_run(out: Path, method: str = "gtn", *, steps: int = 2, epochs: int = 1) -> Path:
+    """Train :func:`tiny_space` on :data:`SPEC` with ``method`` (teacher resnet8, except for
+    ``inplace``), one thread; the training log scores the whole validation split."""
+    cfg = TrainConfig(
+        method=method, epochs=epochs, max_steps_per_epoch=steps, batch_size=16, seed=0, device="cpu", threads=1
+    )
+    teacher = None if method == "inplace" else "resnet8"
+    return train(out, space=tiny_space(), dataset=SPEC, teacher=teacher, config=cfg, progress=False)
+
+
+# ------------------------------------------------------------- search workers in subprocesses (faults)
 
 STUDY = "autogtkd-search"
 
