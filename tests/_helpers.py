@@ -20,6 +20,7 @@ but has not claimed an architecture for: killed between ``ask`` and the claim).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -27,6 +28,7 @@ import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import optuna
@@ -213,3 +215,17 @@ def trials(storage: str) -> list[optuna.trial.FrozenTrial]:
 
 def evaluated(storage: str) -> list[optuna.trial.FrozenTrial]:
     return [t for t in trials(storage) if t.state.name == "COMPLETE" and t.user_attrs.get("status") == "evaluated"]
+
+
+def load_benchmark(name: str, *, register: bool = False) -> ModuleType:
+    """Import ``benchmarks/<name>.py`` (not a package) as a module; ``register``: also put it in
+    ``sys.modules`` under ``name`` (a process pool pickles its tasks by module name)."""
+    spec = importlib.util.spec_from_file_location(
+        name, Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    )
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    if register:
+        sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod

@@ -3,7 +3,6 @@ order), and the whole benchmark end to end at toy size with a rerun that resumes
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from _helpers import load_benchmark
 
 from autogtkd.train import load_checkpoint
 
@@ -20,12 +20,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gtn_vs_vanilla.py
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("gtn_vs_vanilla", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["gtn_vs_vanilla"] = mod  # the process pool pickles tasks by module name
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("gtn_vs_vanilla", register=True)  # the process pool pickles tasks by module name
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,12 @@ tests/cli/test_search_cli.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import time
 from pathlib import Path
 
 import pytest
-from _helpers import train_tiny_run
+from _helpers import load_benchmark, train_tiny_run
 
 from autogtkd.cli import main
 
@@ -19,11 +18,7 @@ ROOT = Path(__file__).resolve().parents[2] / "benchmarks"
 
 @pytest.fixture(scope="module")
 def job():
-    spec = importlib.util.spec_from_file_location("main_job", ROOT / "main_job.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("main_job")
 
 
 def test_bar_clock_records_each_progress_bar(job) -> None:

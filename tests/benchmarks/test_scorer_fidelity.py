@@ -3,7 +3,6 @@ end at toy size on a toy GTN benchmark."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -11,17 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @pytest.fixture(scope="module")
 def fid():
-    spec = importlib.util.spec_from_file_location("scorer_fidelity", ROOT / "scorer_fidelity.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("scorer_fidelity")
 
 
 def test_students_cover_the_flops_range(fid) -> None:

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import itertools
 import json
 from pathlib import Path
 
 import numpy as np
+from _helpers import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 OPS = ["none", "skip_connect", "nor_conv_3x3"]
 
 
 def _module(name: str):  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark(name)
 
 
 def write_table(path: Path) -> None:

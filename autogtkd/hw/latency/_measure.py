@@ -20,13 +20,12 @@ time would not be counted by the calling thread's clock).
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import platform
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -36,6 +35,7 @@ from torch import nn
 
 from autogtkd._io import atomic_write_bytes
 from autogtkd.exceptions import ConfigError, RunError
+from autogtkd.nn import cpu_threads
 from autogtkd.registry import Registry
 
 if TYPE_CHECKING:
@@ -207,14 +207,6 @@ def _summarise(
     )
 
 
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _onnx_bytes(model: nn.Module, example: torch.Tensor) -> bytes:
@@ -285,7 +277,7 @@ def _eager(model: nn.Module, example: torch.Tensor, threads: int) -> Callable[[]
 @LATENCY_RUNTIMES.register("onnxruntime")
 def _onnxruntime(model: nn.Module, example: torch.Tensor, threads: int) -> Callable[[], Any]:
     """ONNX Runtime's CPU execution provider on the model exported in memory."""
-    with _torch_threads(threads):
+    with cpu_threads(threads):
         data = _onnx_bytes(model, example)
     session = _ort_session(data, threads)
     feed = {session.get_inputs()[0].name: example.numpy()}
@@ -324,7 +316,7 @@ class LatencyReference:
     def calibrate(self, *, repeats: int = 100, warmup: int = 20, clock: Clock = "auto") -> float:
         """Median latency of the reference alone (ms): the campaign's baseline."""
         clk = MeasureConfig(runtime=self.runtime, threads=self.threads, clock=clock).resolved_clock
-        with _torch_threads(self.threads):
+        with cpu_threads(self.threads):
             samples, _ = _time_calls(self.run, warmup, repeats, clk)
         return float(np.median(reject_outliers(np.asarray(samples))))
 
@@ -361,7 +353,7 @@ def measure_latency(
     model.eval()
     try:
         run = _runner(model, example, cfg.runtime, cfg.threads)
-        with _torch_threads(cfg.threads):
+        with cpu_threads(cfg.threads):
             samples, ref_samples = _time_calls(run, cfg.warmup, cfg.repeats, clk, reference.run if reference else None)
     finally:
         model.train(was_training)
