@@ -67,6 +67,7 @@ from autogtkd.nn import to_device
 from autogtkd.space import MobileNetV3Space, SearchSpace, create_space, load_space
 from autogtkd.teachers import create_teacher
 from autogtkd.train import DatasetSpec, KDConfig, OptimConfig, TrainConfig, distill, load_run, train
+from autogtkd.train._run import CHECKPOINT_NAME
 from autogtkd.train._steps import teacher_step
 
 ARMS: tuple[str, ...] = ("vanilla", "gtn", "nokd", "ofa", "pipeline")
@@ -298,8 +299,15 @@ def _setup(s: Settings) -> None:
         torch.set_num_threads(s.threads)
 
 
+MARKER = "benchmark.json"  # a task's result, written last: present = done
+
+
 def teacher_run(out: Path, name: str, k: int) -> Path:
     return out / "runs" / f"{name}-k{k}"
+
+
+def student_dir(out: Path, arm: str, student: int, k: int) -> Path:
+    return out / "students" / arm / f"s{student}-k{k}"
 
 
 def train_config(s: Settings, method: str, k: int, gtn: dict[str, Any], **kw: Any) -> TrainConfig:
@@ -326,7 +334,7 @@ def train_task(out: str, s: Settings, name: str, k: int, gtn: dict[str, Any]) ->
     _setup(s)
     o = Path(out)
     run_dir = teacher_run(o, name, k)
-    stats_path = run_dir / "benchmark.json"
+    stats_path = run_dir / MARKER
     if (done := _json(stats_path)) is not None:
         return done
     data, _, evaluation = load_splits(s)
@@ -375,8 +383,8 @@ def kd_task(
     ``k mod teacher_seeds``, or none; ``init`` scratch|inherit from that run's supernet) into
     ``students/<arm>/s<i>-k<k>``, then its top-1 on the selection and evaluation splits. Resumes."""
     _setup(s)
-    sdir = Path(out) / "students" / arm / f"s{student}-k{k}"
-    if (done := _json(sdir / "benchmark.json")) is not None:
+    sdir = student_dir(Path(out), arm, student, k)
+    if (done := _json(sdir / MARKER)) is not None:
         return done
     data, _, evaluation = load_splits(s)
     space = resolve_space(s.space, data.num_classes)
@@ -408,7 +416,7 @@ def kd_task(
         "eval_top1": accuracy(model, evaluation),
         "kd_wall_time_s": met["wall_time_s"],
     }
-    atomic_write_json(sdir / "benchmark.json", res)
+    atomic_write_json(sdir / MARKER, res)
     return res
 
 
@@ -421,6 +429,11 @@ class Task:
     fn: Callable[..., dict[str, Any]]
     args: tuple[Any, ...]
     after: tuple[str, ...] = ()
+    marker: Path | None = None  # the task's result file (``benchmark.json``): present = done
+
+    @property
+    def done(self) -> bool:
+        return self.marker is not None and self.marker.exists()
 
 
 def plan(
@@ -443,30 +456,60 @@ def plan(
         }
     else:
         teachers, arms = dict(variants), {v: (v, "scratch") for v in variants}
+
+    def train(name: str, k: int, cfg: dict[str, Any], after: tuple[str, ...] = ()) -> Task:
+        return Task(f"train {name} k{k}", train_task, (o, s, name, k, cfg), after, teacher_run(out, name, k) / MARKER)
+
+    def kd(arm: str, i: int, k: int) -> Task:
+        teacher, init = arms[arm]
+        after = () if teacher is None else (f"train {teacher} k{k % s.teacher_seeds}",)
+        args = (o, s, arm, i, students[i].to_dict(), k, teacher, init)
+        return Task(f"kd {arm} s{i} k{k}", kd_task, args, after, student_dir(out, arm, i, k) / MARKER)
+
+    if stage != "main":  # teacher by teacher, so each teacher's students finish soon after it
+        for name in arms:
+            tasks += [train(name, k, teachers[name]) for k in range(s.teacher_seeds)]
+            tasks += [kd(name, i, k) for k in range(s.seeds) for i in range(len(students))]
+        return tasks
     for k in range(s.seeds):
         if k < s.teacher_seeds:
-            tasks += [Task(f"train {name} k{k}", train_task, (o, s, name, k, cfg)) for name, cfg in teachers.items()]
-            if stage == "main":
-                tasks.append(Task(f"train ofa k{k}", train_task, (o, s, "ofa", k, s.gtn), (f"train vanilla k{k}",)))
-        tk = k % s.teacher_seeds
-        for i, arch in enumerate(students):
-            for arm, (teacher, init) in arms.items():
-                after = () if teacher is None else (f"train {teacher} k{tk}",)
-                tasks.append(
-                    Task(f"kd {arm} s{i} k{k}", kd_task, (o, s, arm, i, arch.to_dict(), k, teacher, init), after)
-                )
+            tasks += [train(name, k, cfg) for name, cfg in teachers.items()]
+            tasks.append(train("ofa", k, s.gtn, (f"train vanilla k{k}",)))
+        tasks += [kd(arm, i, k) for i in range(len(students)) for arm in arms]
     return tasks
 
 
-def execute(tasks: Sequence[Task], jobs: int, log: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+def restore(tasks: Sequence[Task], records: dict[str, dict[str, Any]]) -> list[str]:
+    """Write the recorded result of every task whose result file is missing (``records``: task key →
+    result, e.g. from an earlier machine), except a teacher whose checkpoint is gone while one of its
+    students still has to be distilled: that teacher is trained again (same seed). Returns those keys."""
+    for t in tasks:
+        if t.marker is not None and not t.done and t.key in records:
+            atomic_write_json(t.marker, records[t.key])
+    retrain = []
+    for t in tasks:
+        needed = any(t.key in d.after and not d.done for d in tasks)
+        if t.done and needed and t.marker is not None and not (t.marker.parent / CHECKPOINT_NAME).exists():
+            t.marker.unlink()
+            retrain.append(t.key)
+    return retrain
+
+
+def execute(
+    tasks: Sequence[Task],
+    jobs: int,
+    log: Callable[[str], None],
+    on_done: Callable[[dict[str, dict[str, Any]]], None] = lambda results: None,
+) -> dict[str, dict[str, Any]]:
     """Run ``tasks`` in a pool of ``jobs`` processes (``jobs=0``: in this process), each once its
-    dependencies are done; returns ``key -> result``."""
+    dependencies are done, calling ``on_done(results so far)`` after each; returns ``key -> result``."""
     results: dict[str, dict[str, Any]] = {}
     todo = list(tasks)
     if jobs == 0:
         for t in todo:
             results[t.key] = t.fn(*t.args)
             log(f"{t.key}: done ({len(results)}/{len(tasks)})")
+            on_done(results)
         return results
     ctx = multiprocessing.get_context("spawn")  # fork after torch's thread pools start can deadlock
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
@@ -481,6 +524,7 @@ def execute(tasks: Sequence[Task], jobs: int, log: Callable[[str], None]) -> dic
                 t = running.pop(fut)
                 results[t.key] = fut.result()
                 log(f"{t.key}: done ({len(results)}/{len(tasks)}) {_brief(results[t.key])}")
+                on_done(results)
     return results
 
 
@@ -705,6 +749,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME:FIELD=VALUE,...",
         help="stage 'variants': a GTN teacher with these GTNConfig fields (repeatable)",
     )
+    ap.add_argument(
+        "--records",
+        help="JSON file of every finished task's result (task key -> result), rewritten after each task and "
+        "read at start: a run can continue on another machine from it (teachers whose students are "
+        "unfinished are trained again there; e.g. benchmarks/results/gtn_variants_tasks.json)",
+    )
     ap.add_argument("--jobs", type=int, default=1, help="trainings at once, one process each (0: in this process)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per job")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
@@ -777,7 +827,16 @@ def main(argv: list[str] | None = None) -> int:
             f.write(line + "\n")
 
     log(f"{len(tasks)} tasks, {args.jobs} job(s): {s}")
-    results = execute(tasks, args.jobs, log)
+    records_path = Path(args.records) if args.records else None
+    records: dict[str, dict[str, Any]] = (_json(records_path) or {}) if records_path else {}
+    if retrain := restore(tasks, records):
+        log(f"checkpoints missing, trained again for unfinished students: {', '.join(retrain)}")
+
+    def keep(results: dict[str, dict[str, Any]]) -> None:
+        if records_path is not None:
+            atomic_write_json(records_path, {**records, **results})
+
+    results = execute(tasks, args.jobs, log, keep)
     summary = summarise(s, results, students, space, args.stage, variants, len(evaluation))
     summary["wall_time_s_this_invocation"] = time.perf_counter() - t0
     summary["throughput_alone"] = throughput(s)

@@ -139,3 +139,17 @@ def test_bad_variant_is_one_line(tmp_path: Path) -> None:
     assert r.returncode != 0 and r.stderr.strip().splitlines() == [
         "error: --variant 'x:no_such_field=1': 'no_such_field=1' is not FIELD=VALUE of GTNConfig"
     ]
+
+
+def test_records_restore_results_and_retrain_a_teacher_whose_students_are_unfinished(bench, tmp_path: Path) -> None:
+    """On another machine, recorded results are written back in place; a teacher without its
+    checkpoint is trained again only while one of its students is unfinished."""
+    s = _settings(bench, Path("."), seeds=2, teacher_seeds=2)
+    students = bench.pick_students(bench.resolve_space(s.space, 10), 1, seed=0)
+    tasks = bench.plan(tmp_path, s, students, {"v": {"paths": 1}}, "variants")
+    assert [t.key for t in tasks] == ["train v k0", "train v k1", "kd v s0 k0", "kd v s0 k1"]  # teacher-major
+    records = {t.key: {"key": t.key} for t in tasks if t.key != "kd v s0 k1"}
+    # no checkpoint anywhere: k0's student is finished (k0 stays done), k1's is not (k1 is trained again)
+    assert bench.restore(tasks, records) == ["train v k1"]
+    assert [t.done for t in tasks] == [True, False, True, False]
+    assert json.loads(tasks[2].marker.read_text()) == {"key": "kd v s0 k0"}
