@@ -15,7 +15,7 @@ from autogtkd.search._pareto import hypervolume, knee_index, nondominated_ranks,
 from autogtkd.search._plot import AXIS_METRICS, plot_front, plot_fronts
 from autogtkd.search._problem import OBJECTIVES, LatencyModel, SearchProblem
 from autogtkd.search._results import Candidate, SearchResult
-from autogtkd.search._search import DEFAULT_STUDY, Prescreen, search
+from autogtkd.search._search import DEFAULT_STUDY, Prescreen, Rescore, search
 from autogtkd.search._strategies import (
     STRATEGIES,
     ConstrainedRandomSampler,
@@ -35,6 +35,7 @@ __all__ = [
     "EvolutionSampler",
     "LatencyModel",
     "Prescreen",
+    "Rescore",
     "SearchProblem",
     "SearchResult",
     "collect_result",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ import numpy as np
 from autogtkd._io import atomic_open, atomic_write_json
 from autogtkd.budget import Budget, parse_budget
 from autogtkd.exceptions import ConfigError, RunError
-from autogtkd.search._pareto import hypervolume, knee_index, pareto_mask, to_minimisation
+from autogtkd.search._pareto import hypervolume, knee_index, nondominated_ranks, pareto_mask, to_minimisation
 from autogtkd.space import Arch
 
 __all__ = ["COLUMNS", "Candidate", "SearchResult", "read_result_files"]
@@ -78,9 +78,10 @@ class Candidate:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Candidate:
         try:
+            searched = {"search_accuracy": float(data["search_accuracy"])} if "search_accuracy" in data else {}
             return cls(
                 Arch.from_dict(data["arch"]), float(data["accuracy"]), data.get("flops"), data.get("params"),
-                data.get("latency_ms"), str(data["scorer"]), int(data.get("trial", -1)),
+                data.get("latency_ms"), str(data["scorer"]), int(data.get("trial", -1)), searched,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"not a candidate record: {exc}") from None
@@ -101,9 +102,13 @@ class SearchResult:
             cost of the largest architecture). Accuracy enters as ``1 - accuracy``; the reference
             point is 1 in every normalised objective.
         info: extra JSON-able entries written to ``pareto.json`` (study, storage, strategy, predictor tau).
+        rescored: candidates of ``trials`` scored again by a more faithful scorer (``accuracy`` and
+            ``scorer`` replaced, the search's score kept as metric ``search_accuracy``; see
+            :class:`~autogtkd.search.Rescore`). When given, the front is theirs.
 
     Attributes:
-        candidates: the Pareto-optimal feasible candidates, sorted by the first cost objective.
+        candidates: the Pareto-optimal feasible candidates (of ``rescored`` when given, else of
+            ``trials``), sorted by the first cost objective.
         hypervolume: hypervolume of :attr:`candidates` in the normalised space (0..1).
     """
 
@@ -115,27 +120,36 @@ class SearchResult:
         budgets: Sequence[Budget] = (),
         reference: Mapping[str, float] | None = None,
         info: Mapping[str, Any] | None = None,
+        rescored: Sequence[Candidate] = (),
     ) -> None:
         self.trials = list(trials)
+        self.rescored = list(rescored)
         self.objectives = tuple(objectives)
         self.budgets = tuple(budgets)
         self.reference = dict(reference or {})
         self.info = dict(info or {})
-        feasible = [c for c in self.trials if self._meets_budgets(c) and all(c.get(o) is not None for o in self.objectives)]
-        pts = self._points(feasible)
-        mask = pareto_mask(pts) if feasible else np.zeros(0, dtype=bool)
-        front = [c for c, keep in zip(feasible, mask) if keep]
-        seen: set[Arch] = set()
-        unique = []
-        for c in front:
-            if c.arch not in seen:
-                seen.add(c.arch)
-                unique.append(c)
+        feasible = self._feasible(self.rescored or self.trials)
+        mask = pareto_mask(self._points(feasible)) if feasible else np.zeros(0, dtype=bool)
+        front = _one_per_arch(c for c, keep in zip(feasible, mask) if keep)
         cost = next((o for o in self.objectives if o != "accuracy"), None)
-        self.candidates = sorted(unique, key=lambda c: (c.get(cost) or 0.0) if cost else -c.accuracy)
+        self.candidates = sorted(front, key=lambda c: (c.get(cost) or 0.0) if cost else -c.accuracy)
         self.hypervolume = self._hypervolume(self.candidates)
 
     # ------------------------------------------------------------------ maths
+    def _feasible(self, cands: Sequence[Candidate]) -> list[Candidate]:
+        """The candidates meeting every budget with every objective known."""
+        return [c for c in cands if self._meets_budgets(c) and all(c.get(o) is not None for o in self.objectives)]
+
+    def ranked(self) -> list[Candidate]:
+        """The feasible trials best first: by non-dominated rank of the objectives (the search's front,
+        then the front of the rest, ...), then by higher accuracy."""
+        feasible = self._feasible(self.trials)
+        if not feasible:
+            return []
+        ranks = nondominated_ranks(self._points(feasible))
+        order = sorted(range(len(feasible)), key=lambda i: (ranks[i], -feasible[i].accuracy, feasible[i].trial))
+        return _one_per_arch(feasible[i] for i in order)
+
     def _meets_budgets(self, c: Candidate) -> bool:
         for b in self.budgets:
             v = c.get(b.metric)
@@ -198,19 +212,22 @@ class SearchResult:
             "n_evaluated": len(self.trials),
             "knee_trial": self.knee().trial if self.candidates else None,
             **self.info,
-            "candidates": [c.to_dict() for c in self.candidates],
+            "candidates": [_with_search_score(c) for c in self.candidates],
+            **({"rescored": [_with_search_score(c) for c in self.rescored]} if self.rescored else {}),
         }
 
     def table(self) -> str:
         """The front as a text table (accuracy in percent, FLOPs in M MACs, params in M)."""
-        lines = [f"{'trial':>5} {'top1 %':>7} {'MFLOPs':>8} {'Mparams':>8} {'lat ms':>7}  scorer"]
+        search = " search %" if self.rescored else ""
+        lines = [f"{'trial':>5} {'top1 %':>7}{search} {'MFLOPs':>8} {'Mparams':>8} {'lat ms':>7}  scorer"]
         knee = self.knee().trial if self.candidates else None
         for c in self.candidates:
             lat = "-" if c.latency_ms is None else f"{c.latency_ms:.2f}"
             fl = "-" if c.flops is None else f"{c.flops / 1e6:.1f}"
             pa = "-" if c.params is None else f"{c.params / 1e6:.2f}"
             mark = "  <- knee" if c.trial == knee else ""
-            lines.append(f"{c.trial:>5} {100 * c.accuracy:>7.2f} {fl:>8} {pa:>8} {lat:>7}  {c.scorer}{mark}")
+            before = f" {100 * c.metrics.get('search_accuracy', math.nan):>8.2f}" if self.rescored else ""
+            lines.append(f"{c.trial:>5} {100 * c.accuracy:>7.2f}{before} {fl:>8} {pa:>8} {lat:>7}  {c.scorer}{mark}")
         return "\n".join(lines)
 
     def save(self, out: str | Path) -> list[Path]:
@@ -226,6 +243,25 @@ class SearchResult:
         _write_csv(paths[2], self.trials)
         paths += plot_front(self, d / "pareto")
         return paths
+
+
+def _one_per_arch(cands: Iterable[Candidate]) -> list[Candidate]:
+    """``cands`` in order, without later candidates of an architecture already seen."""
+    seen: set[Arch] = set()
+    out = []
+    for c in cands:
+        if c.arch not in seen:
+            seen.add(c.arch)
+            out.append(c)
+    return out
+
+
+def _with_search_score(c: Candidate) -> dict[str, Any]:
+    """``c.to_dict()``, plus ``search_accuracy`` for a re-scored candidate."""
+    d = c.to_dict()
+    if "search_accuracy" in c.metrics:
+        d["search_accuracy"] = c.metrics["search_accuracy"]
+    return d
 
 
 def _write_csv(path: Path, cands: Sequence[Candidate]) -> None:
@@ -277,6 +313,7 @@ def read_result_files(d: Path) -> SearchResult:
         budgets=[parse_budget(b) for b in doc.get("budgets", [])],
         reference=reference,
         info={k: v for k, v in doc.items() if k in keep},
+        rescored=[Candidate.from_dict(c) for c in doc.get("rescored", [])],
     )
 
 

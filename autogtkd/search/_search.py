@@ -30,7 +30,7 @@ import logging
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -42,12 +42,14 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from autogtkd._io import atomic_write_json
+from autogtkd.evaluate import Evaluator, as_evaluator
 from autogtkd.exceptions import ConfigError
 from autogtkd.search._owners import OWNER_ATTR, owner_state, process_owner
 from autogtkd.search._problem import SearchProblem
 from autogtkd.search._results import SearchResult
 from autogtkd.search._strategies import STATUS_ATTR, create_sampler, evaluated_trials
 from autogtkd.search._study import (
+    RESCORED_ATTR,
     RESULT_SPEC_ATTR,
     STUDY_FILE,
     collect_result,
@@ -57,7 +59,7 @@ from autogtkd.search._study import (
 )
 from autogtkd.space import Arch
 
-__all__ = ["DEFAULT_STUDY", "Prescreen", "search"]
+__all__ = ["DEFAULT_STUDY", "Prescreen", "Rescore", "search"]
 
 DEFAULT_STUDY = "autogtkd-search"
 _log = logging.getLogger("autogtkd.search")
@@ -82,6 +84,33 @@ class Prescreen:
     predictor: Any
     min_train: int = 12
     margin: float = 0.01
+
+
+@dataclass(frozen=True)
+class Rescore:
+    """When the search ends, score its best ``top`` feasible candidates again with ``evaluator``, a
+    more faithful (and slower) scorer than the search's, e.g. ``finetune`` after ``inherit``.
+
+    Best: by non-dominated rank of the objectives (the search's front, then the front of the rest,
+    ...), then by higher accuracy (:meth:`SearchResult.ranked`). The result's front is then the
+    Pareto front of every re-scored candidate by its new accuracy; each keeps the search's score as
+    metric ``search_accuracy``. The scores are stored in the study (user attribute ``rescored``),
+    so a resumed search re-scores only candidates new to its top, and ``autogtkd pareto`` and
+    ``autogtkd distill --pick`` read the re-scored front. Workers sharing a study may re-score the
+    same candidate twice (they do not coordinate this step).
+
+    Attributes:
+        evaluator: the re-scoring :class:`~autogtkd.evaluate.Evaluator` or function ``arch -> metrics``
+            (its ``name`` is recorded; one per study).
+        top: how many candidates to re-score (>= 1).
+    """
+
+    evaluator: Evaluator | Callable[[Arch], Mapping[str, Any]]
+    top: int = 4
+
+    def __post_init__(self) -> None:
+        if self.top < 1:
+            raise ConfigError(f"Rescore.top must be >= 1, got {self.top}")
 
 
 def _fail(study: optuna.Study, trial: FrozenTrial) -> bool:
@@ -180,6 +209,7 @@ def search(
     study_name: str = DEFAULT_STUDY,
     out: str | Path | None = None,
     prescreen: Prescreen | None = None,
+    rescore: Rescore | None = None,
     strategy_options: dict[str, Any] | None = None,
     max_proposals: int | None = None,
     patience: int = 20,
@@ -202,6 +232,7 @@ def search(
         study_name: the study in the storage; the same name resumes it.
         out: output directory; when given, results are written there (see :meth:`SearchResult.save`).
         prescreen: optional accuracy-predictor pre-screening.
+        rescore: optional re-scoring of the best candidates by a more faithful scorer at the end.
         max_proposals: bound on proposals in this call (default ``20 * n_trials + 100``), so a
             tight budget or an exhausted small space cannot loop forever.
         patience: after this many proposals in a row that are over budget or duplicates, the next
@@ -272,12 +303,38 @@ def search(
             bar.close()
     if stop_reason:
         _log.warning("search %s", stop_reason)
+    if rescore is not None:
+        _rescore(study, problem, rescore, progress)
     result = collect_result(study, problem, info=run_info)
     if stop_reason:
         result.info["stopped"] = stop_reason
     if out is not None:
         result.save(out)
     return result
+
+
+def _rescore(study: optuna.Study, problem: SearchProblem, rescore: Rescore, progress: bool) -> None:
+    """Score the best ``rescore.top`` feasible candidates of the study with ``rescore.evaluator``
+    (those not scored by it yet), storing each score in the study as soon as it exists."""
+    evaluator = as_evaluator(rescore.evaluator, name=getattr(rescore.evaluator, "name", None))
+    name = evaluator.name
+    record = copy.deepcopy(study.user_attrs.get(RESCORED_ATTR)) or {"scorer": name, "scores": {}}
+    if record["scorer"] != name:
+        raise ConfigError(
+            f"study {study.study_name!r} was re-scored with {record['scorer']!r}, not {name!r}; "
+            "re-score with that scorer or use another study"
+        )
+    todo = [c for c in collect_result(study, problem).ranked()[: rescore.top] if c.arch.key not in record["scores"]]
+    bar = _progress(progress, len(todo), 0, desc=f"re-scoring ({name})")
+    try:
+        for c in todo:
+            record["scores"][c.arch.key] = evaluator(c.arch)
+            study.set_user_attr(RESCORED_ATTR, record)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _bookkeeping(study: optuna.Study) -> list[FrozenTrial]:
@@ -309,12 +366,12 @@ def _fail_stale(study: optuna.Study) -> None:
         callback(study, copy.deepcopy(storage.get_trial(trial_id)))
 
 
-def _progress(enabled: bool, total: int, initial: int) -> Any:
+def _progress(enabled: bool, total: int, initial: int, desc: str = "search") -> Any:
     if not enabled:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=min(initial, total), desc="search", unit="arch")
+    return tqdm(total=total, initial=min(initial, total), desc=desc, unit="arch")
 
 
 def _open_study(

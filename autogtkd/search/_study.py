@@ -12,6 +12,7 @@ import logging
 import time
 import warnings
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,13 @@ from autogtkd.search._strategies import STATUS_ATTR, evaluated_trials
 from autogtkd.space import Arch
 
 __all__ = [
+    "RESCORED_ATTR",
     "RESULT_SPEC_ATTR",
     "STUDY_FILE",
     "collect_result",
     "load_result",
     "open_storage",
+    "rescored_candidates",
     "result_spec",
     "study_result",
     "without_password",
@@ -43,6 +46,8 @@ __all__ = [
 STUDY_FILE = "study.json"
 #: Study user attribute holding :func:`result_spec` (what a reader needs besides the trials).
 RESULT_SPEC_ATTR = "result_spec"
+#: Study user attribute of the re-scored candidates: ``{"scorer": name, "scores": {arch key: metrics}}``.
+RESCORED_ATTR = "rescored"
 _log = logging.getLogger("autogtkd.search")
 
 
@@ -143,7 +148,26 @@ def collect_result(
         budgets=[parse_budget(b) for b in spec["budgets"]],
         reference=spec["reference"],
         info=extra,
+        rescored=rescored_candidates(cands, study.user_attrs.get(RESCORED_ATTR)),
     )
+
+
+def rescored_candidates(cands: list[Candidate], record: Mapping[str, Any] | None) -> list[Candidate]:
+    """The candidates of ``cands`` that ``record`` (the study's :data:`RESCORED_ATTR`) holds a score
+    for, with that score as accuracy and the search's score as metric ``search_accuracy``."""
+    if not record:
+        return []
+    scores = record["scores"]
+    return [
+        replace(
+            c,
+            accuracy=float(scores[c.arch.key]["accuracy"]),
+            scorer=str(record["scorer"]),
+            metrics={**c.metrics, **scores[c.arch.key], "search_accuracy": c.accuracy},
+        )
+        for c in cands
+        if c.arch.key in scores
+    ]
 
 
 def study_result(storage: str, study_name: str | None = None, *, info: Mapping[str, Any] | None = None) -> SearchResult:

@@ -67,6 +67,8 @@ class LoopConfig:
         augment: random crop (+ flip) on training batches. seed: model init, data order, sampling.
         max_steps_per_epoch: cut epochs short (tests, quick benchmarks; None: full epochs).
         eval_batches: validation batches for the per-epoch log (None: the whole split).
+        eval_every: validate every this many epochs (always at the end of a phase); validation
+            only logs, so this does not change what a run computes (not part of its identity).
         checkpoint_every: write the checkpoint every this many epochs (always at the end).
         device: ``auto`` | ``cpu`` | ``cuda`` | ``mps``. amp: mixed precision on GPUs (``amp_dtype``).
         num_workers: loader worker processes.
@@ -84,6 +86,7 @@ class LoopConfig:
     seed: int = 0
     max_steps_per_epoch: int | None = None
     eval_batches: int | None = None
+    eval_every: int = 1
     checkpoint_every: int = 1
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     amp: bool = True
@@ -95,6 +98,8 @@ class LoopConfig:
     def __post_init__(self) -> None:
         if self.epochs < 1:
             raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
+        if self.eval_every < 1:
+            raise ConfigError(f"eval_every must be >= 1, got {self.eval_every}")
 
 
 @dataclass(frozen=True)

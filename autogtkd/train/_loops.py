@@ -287,9 +287,10 @@ class _Loop:
         }
         row.update({f"train_{k}": v / max(self.steps_per_epoch, 1) for k, v in sums.items()})
         if self.ctx.is_main:
-            desc = f"{phase.name} {st.epoch}/{phase.epochs} validation"
-            with _counting_bar(desc, io.progress) as bar:
-                row.update(phase.evaluate(_Counted(self.val_loader, bar)))
+            if st.epoch % self.cfg.eval_every == 0 or st.epoch == phase.epochs:
+                desc = f"{phase.name} {st.epoch}/{phase.epochs} validation"
+                with _counting_bar(desc, io.progress) as bar:
+                    row.update(phase.evaluate(_Counted(self.val_loader, bar)))
             if io.log:
                 io.log(row)
         if io.save and (st.epoch % max(self.cfg.checkpoint_every, 1) == 0 or st.epoch == phase.epochs):

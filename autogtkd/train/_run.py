@@ -59,7 +59,7 @@ RUN_VERSION = 1
 CONFIG_NAME, CHECKPOINT_NAME, DONE_NAME = "config.json", "checkpoint.pt", "done.json"
 CHECKPOINT_KIND = "train"
 # Settings that do not change what a run computes: excluded from a run's identity.
-_NON_IDENTITY = ("device", "num_workers", "threads", "channels_last")
+_NON_IDENTITY = ("device", "num_workers", "threads", "channels_last", "eval_every")
 
 
 def _run_config(
@@ -396,6 +396,7 @@ def default_run_config() -> tuple[DatasetSpec, str, str, TrainConfig]:
         channels_last=True,
         gtn=GTNConfig(paths=1, max_path_mflops=DEFAULT_MAX_PATH_MFLOPS),
         eval_batches=2,
+        eval_every=DEFAULT_EPOCHS,  # validate once, at the end: each validation costs ~half an epoch here
     )
     return dataset, "mbv3-cifar", "resnet8", cfg
 

@@ -29,14 +29,32 @@ def tiny_run(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("run") / "run"
     cfg = TrainConfig(epochs=1, max_steps_per_epoch=1, eval_batches=1, batch_size=16, seed=0)
-    return train(out, space="mbv3-cifar", dataset=DatasetSpec(subset=120), teacher="resnet8", config=cfg, progress=False)
+    return train(
+        out, space="mbv3-cifar", dataset=DatasetSpec(subset=120), teacher="resnet8", config=cfg, progress=False
+    )
 
 
 @pytest.mark.slow  # trains a 1-step run first: minutes on a loaded 2-core CPU
 def test_search_cli_writes_front_within_budget_and_resumes(tiny_run: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
-    argv = ["search", "--run", str(tiny_run), "--budget", "60MFLOPs", "--trials", "3", "--out", str(out),
-            "--strategy", "random", "--quiet", "--val-batches", "1", "--calib-batches", "1"]
+    argv = [
+        "search",
+        "--run",
+        str(tiny_run),
+        "--budget",
+        "60MFLOPs",
+        "--trials",
+        "3",
+        "--out",
+        str(out),
+        "--strategy",
+        "random",
+        "--quiet",
+        "--val-batches",
+        "1",
+        "--calib-batches",
+        "1",
+    ]
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "Pareto front of 3 scored students" in text and str(out / "pareto.json") in text
@@ -62,7 +80,17 @@ def test_first_run_default_search_within_ten_minutes(tmp_path: Path) -> None:
     import time
 
     env = {**os.environ, "AUTOGTKD_HOME": str(tmp_path / "home")}
-    cmd = [sys.executable, "-m", "autogtkd", "search", "--budget", "300MFLOPs", "--out", str(tmp_path / "out"), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "autogtkd",
+        "search",
+        "--budget",
+        "300MFLOPs",
+        "--out",
+        str(tmp_path / "out"),
+        "--quiet",
+    ]
     t0 = time.perf_counter()
     first = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=1800)
     elapsed = time.perf_counter() - t0
@@ -91,14 +119,32 @@ def test_a_registered_scorer_is_a_search_cli_choice_end_to_end(tiny_gtn_run: Pat
     register_scorer("by-depth", by_depth)
     try:
         out = tmp_path / "out"
-        argv = ["search", "--run", str(tiny_gtn_run), "--scorer", "by-depth", "--trials", "3", "--strategy", "random",
-                "--out", str(out), "--quiet", "--seed", "5", "--val-batches", "1"]
+        argv = [
+            "search",
+            "--run",
+            str(tiny_gtn_run),
+            "--scorer",
+            "by-depth",
+            "--trials",
+            "3",
+            "--strategy",
+            "random",
+            "--out",
+            str(out),
+            "--quiet",
+            "--seed",
+            "5",
+            "--val-batches",
+            "1",
+        ]
         assert main(argv) == 0
         assert "by-depth" in capsys.readouterr().out
         doc = json.loads((out / "pareto.json").read_text())
         assert doc["candidates"] and {c["scorer"] for c in doc["candidates"]} == {"by-depth"}
-        assert all(c["accuracy"] == sum(v for k, v in c["arch"].items() if k.endswith(".depth")) / 10
-                   for c in doc["candidates"])
+        assert all(
+            c["accuracy"] == sum(v for k, v in c["arch"].items() if k.endswith(".depth")) / 10
+            for c in doc["candidates"]
+        )
         assert seen == [ScorerOptions(calib_batches=2, val_batches=1, steps=50, seed=5, device="cpu")]
     finally:
         SCORERS.unregister("by-depth")
@@ -127,3 +173,41 @@ def test_search_trains_the_default_run_with_the_search_threads(tmp_path: Path, m
     assert main([*argv, "--threads", "3"]) == 1 and main([*argv, "--threads", "0"]) == 1 and main(argv) == 1
     assert seen == [3, 1, torch.get_num_threads()]
     assert search_threads(None) == torch.get_num_threads() and search_threads(2) == 2
+
+
+def test_search_rescores_its_best_students_with_finetune(tiny_gtn_run: Path, tmp_path: Path, capsys) -> None:
+    """``--rescore-top K``: the K best students are fine-tuned and the front printed, written and read
+    back (``autogtkd pareto show``) is theirs, with the search's score beside the new one."""
+    out = tmp_path / "out"
+    argv = ["search", "--run", str(tiny_gtn_run), "--trials", "4", "--strategy", "random", "--out", str(out), "--quiet",
+            "--val-batches", "1", "--calib-batches", "1", "--threads", "1", "--rescore-top", "2", "--finetune-steps", "2"]  # fmt: skip
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "the 2 best of 4 students scored by inherit, re-scored by finetune" in text and "search %" in text
+    doc = json.loads((out / "pareto.json").read_text())
+    assert len(doc["rescored"]) == 2 and {c["scorer"] for c in doc["rescored"]} == {"finetune"}
+    assert doc["candidates"] and all(c["scorer"] == "finetune" and "search_accuracy" in c for c in doc["candidates"])
+    assert len((out / "trials.csv").read_text().strip().splitlines()) == 5  # every student, inherit scores
+    assert main(["pareto", "show", str(out), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [(c["trial"], c["accuracy"]) for c in shown] == [(c["trial"], c["accuracy"]) for c in doc["candidates"]]
+
+
+def test_note_on_front_members_larger_than_any_trained_path() -> None:
+    from types import SimpleNamespace
+
+    from autogtkd.cli._search import _untrained_sizes
+    from autogtkd.gtn import GTNConfig
+    from autogtkd.search import Candidate
+    from autogtkd.space import Arch
+
+    def run(method: str, cap: float | None) -> SimpleNamespace:
+        return SimpleNamespace(config=SimpleNamespace(method=method, gtn=GTNConfig(max_path_mflops=cap)))
+
+    front = [
+        Candidate(Arch({"i": i}), 0.9, mflops * 1e6, None, None, "inherit", i) for i, mflops in enumerate((30, 45, 90))
+    ]
+    assert "2 of the front's 3 students exceed 40 MFLOPs" in (_untrained_sizes(run("gtn", 40.0), front) or "")
+    assert _untrained_sizes(run("gtn", 100.0), front) is None
+    assert _untrained_sizes(run("gtn", None), front) is None
+    assert _untrained_sizes(run("inplace", 40.0), front) is None

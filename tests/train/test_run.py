@@ -180,6 +180,23 @@ class _Kill(Exception):
     pass
 
 
+def test_validating_less_often_trains_the_same_run(tmp_path: Path, digits8) -> None:
+    """``eval_every`` only drops per-epoch validation rows: the weights are identical (so it is not part
+    of the run's identity), and the last epoch is always validated."""
+    every = _train(tmp_path / "every", digits8, tiny_config(epochs=3))
+    cfg = tiny_config(epochs=3, eval_every=2)
+    sparse = _train(tmp_path / "sparse", digits8, cfg)
+    a, b = load_checkpoint(every / "checkpoint.pt"), load_checkpoint(sparse / "checkpoint.pt")
+    for name in a.models:
+        for k, v in a.models[name].items():
+            assert torch.equal(v, b.models[name][k]), f"{name}.{k} differs"
+    validated = [any(k.startswith("val_") for k in r) for r in MetricsLog.read(sparse)]
+    assert validated == [False, True, True]
+    assert all(any(k.startswith("val_") for k in r) for r in MetricsLog.read(every))
+    assert json.loads((every / "config.json").read_text())["train"]["eval_every"] == 1
+    assert load_run(sparse).config.eval_every == 2
+
+
 def test_resume_after_interruption_equals_uninterrupted(tmp_path: Path, digits8) -> None:
     cfg = tiny_config(epochs=2, gtn=GTNConfig(paths=1, arch_loss="reinforce-hard"))
     full = _train(tmp_path / "full", digits8, cfg)
