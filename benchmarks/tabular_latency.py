@@ -15,7 +15,7 @@ With ``--accuracy`` (tables with an accuracy column), the accuracy predictor use
 against table accuracy), with today's encoding and with the former option-index encoding.
 
 ``--baselines-only`` computes just the (cheap) baselines; a later full run in the same ``--work``
-redoes those sets with every predictor. Results are appended to ``--work``/runs.jsonl (rerunning
+redoes those sets with every predictor. Results are appended to ``--runs`` (benchmarks/results/tabular_latency_runs.jsonl; rerunning
 resumes); the summary (per table x device x predictor x n: mean, std, sets; and the goal check of
 :func:`goals`) goes to ``--json``, a markdown table to ``--work``/report.md.
 
@@ -208,9 +208,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--devices", nargs="+", default=None, help="default: every latency column")
     p.add_argument("--accuracy", default="cifar10_test_acc_200ep", help="accuracy column for the predictor's tau")
     p.add_argument("--accuracy-sizes", type=int, nargs="+", default=[20, 50, 100])
-    p.add_argument("--work", default="/tmp/tabular_latency")
+    p.add_argument("--work", default="/tmp/tabular_latency", help="directory of report.md")
+    p.add_argument(
+        "--runs",
+        default="benchmarks/results/tabular_latency_runs.jsonl",
+        help="the resumable record of finished runs (JSON lines; committed, so a run continues on another machine)",
+    )
     p.add_argument("--json", default="benchmarks/results/tabular_latency.json")
-    p.add_argument("--summarise-only", action="store_true", help="write the summary of runs.jsonl; run nothing")
+    p.add_argument("--summarise-only", action="store_true", help="write the summary of the --runs file; run nothing")
     p.add_argument(
         "--baselines-only",
         action="store_true",
@@ -220,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = p.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    runs = work / "runs.jsonl"
+    runs = Path(args.runs)
     # one record per (table, device, n, set): a later line (a full run after --baselines-only) replaces an earlier one
     by_key = {
         (r["table"], r["device"], r["n"], r["set"]): r

@@ -14,7 +14,7 @@ architecture up in the table, and :func:`autogtkd.search.search` (in-memory stud
   budgets.
 
 Rows are taken as given (isomorphic NB201 cells are distinct architectures here). Runs are appended
-to ``--work``/runs.jsonl as they finish (rerunning resumes), and the summary (per problem x strategy x
+to ``--runs`` (benchmarks/results/tabular_search_runs.jsonl, committed) as they finish (rerunning resumes, on any machine), and the summary (per problem x strategy x
 budget: mean, std, seeds) is written to ``--json``.
 
 Run:  nice -n 19 python benchmarks/tabular_search.py                          (all: hours on 1 core)
@@ -303,7 +303,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--table", default=DEFAULT_TABLE)
     p.add_argument("--accuracy", default=ACCURACY, help="accuracy column (%%)")
-    p.add_argument("--work", default="/tmp/tabular_search", help="directory of the resumable runs.jsonl")
+    p.add_argument("--work", default="/tmp/tabular_search", help="directory of report.md")
+    p.add_argument(
+        "--runs",
+        default="benchmarks/results/tabular_search_runs.jsonl",
+        help="the resumable record of finished runs (JSON lines; committed, so a run continues on another machine)",
+    )
     p.add_argument("--json", default="benchmarks/results/tabular_search.json", help="summary output")
     p.add_argument(
         "--strategies",
@@ -316,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--budgets", type=int, nargs="+", default=[20, 50, 100, 300])
     p.add_argument("--regret-at", type=int, nargs="+", default=[100, 300])
     p.add_argument("--no-constrained", action="store_true", help="skip the constrained (median budget) problems")
-    p.add_argument("--summarise-only", action="store_true", help="write the summary of runs.jsonl; run nothing")
+    p.add_argument("--summarise-only", action="store_true", help="write the summary of the --runs file; run nothing")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     table = Table(args.table, accuracy=args.accuracy)
@@ -328,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args.problem_names = [p.name for p in problems]
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    runs = work / "runs.jsonl"
+    runs = Path(args.runs)
     records = [json.loads(line) for line in runs.read_text().splitlines()] if runs.exists() else []
     done = {(r["problem"], r["label"], r["seed"]) for r in records}
     n = max(args.budgets + args.regret_at)

@@ -105,6 +105,7 @@ def _killed_worker_is_redone(tmp_path: Path, storage: str, *, remote: bool) -> N
     assert not [t for t in trials(storage) if t.state.name == "RUNNING"]
 
 
+@pytest.mark.slow  # run by .ci/run; tests/search/test_orphans.py is the default suite's in-process version
 @pytest.mark.parametrize("kind", STORAGES)
 def test_killed_local_worker_trial_is_failed_at_once_and_redone(tmp_path: Path, kind: str) -> None:
     _killed_worker_is_redone(tmp_path, _storage(tmp_path, kind), remote=False)

@@ -45,7 +45,7 @@ def test_tabular_latency_smoke(tmp_path: Path) -> None:
     write_table(table)
     out = tmp_path / "summary.json"
     args = ["--tables", str(table), "--sizes", "12", "--sets", "2", "--accuracy-sizes", "12"]
-    args += ["--work", str(tmp_path / "work"), "--json", str(out), "--quiet"]
+    args += ["--work", str(tmp_path / "work"), "--runs", str(tmp_path / "runs.jsonl"), "--json", str(out), "--quiet"]
     _module("tabular_latency").main([*args, "--baselines-only"])
     first = json.loads(out.read_text())["results"]["tiny"]
     assert set(first) == {"a", "b"} and "autogtkd" not in first["a"]

@@ -47,6 +47,8 @@ def test_tabular_search_smoke(tmp_path: Path) -> None:
         "evolution:population_size=4,tournament_size=2",
         "--work",
         str(tmp_path / "work"),
+        "--runs",
+        str(tmp_path / "work" / "runs.jsonl"),
         "--json",
         str(out),
         "--quiet",

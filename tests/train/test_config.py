@@ -36,7 +36,7 @@ STUB_SPACE = types.SimpleNamespace(name="stub", to_dict=lambda: {"family": "stub
 
 def test_train_and_kd_configs_share_the_loop_config() -> None:
     shared = {f.name for f in dataclasses.fields(LoopConfig)}
-    assert len(shared) == 14
+    assert len(shared) == 15
     for cls in (TrainConfig, KDConfig):
         assert issubclass(cls, LoopConfig) and shared <= {f.name for f in dataclasses.fields(cls)}
     with pytest.raises(ConfigError, match="epochs must be >= 1"):  # LoopConfig's check applies to both
@@ -47,10 +47,11 @@ def test_train_and_kd_configs_share_the_loop_config() -> None:
 
 def test_old_config_json_loads_unchanged() -> None:
     cfg = train_config_from_dict(OLD_DEFAULT_TRAIN)
-    # The default run has trained in NHWC since issue 12 (channels_last, like threads, is not part of
-    # the run's identity: test below); everything else is as written before.
-    assert dataclasses.replace(cfg, channels_last=True) == default_run_config()[3]
-    assert to_dict(cfg) == OLD_DEFAULT_TRAIN  # the same keys and values (only their order moved)
+    # The default run has trained in NHWC since issue 12 and validates once (channels_last and
+    # eval_every, like threads, are not part of the run's identity: test below); everything else is as
+    # written before.
+    assert dataclasses.replace(cfg, channels_last=True, eval_every=2) == default_run_config()[3]
+    assert to_dict(cfg) == {**OLD_DEFAULT_TRAIN, "eval_every": 1}  # the same values; one new field at its default
     assert cfg.gtn == GTNConfig(paths=1, max_path_mflops=40.0)
     kd = from_dict(KDConfig, {"epochs": 3, "gamma": 0.2, "batch_size": 8, "threads": 1})
     assert (kd.epochs, kd.gamma, kd.batch_size, kd.threads, kd.alpha) == (3, 0.2, 8, 1, 0.9)

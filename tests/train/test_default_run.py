@@ -65,4 +65,6 @@ def test_default_run_threads_set_training_threads_not_the_cache_key(
     assert seen == [2] and load_run(path, load_data=False).config.threads == 2
     # same cache key as without threads: the cached run is returned, not trained again
     assert default_run(tmp_path / "a", progress=False).name == path.name and seen == [2]
+    # without threads, the config's (not trained again here: only the threads it would train with matter)
+    monkeypatch.setattr(run_mod, "train", lambda out, **k: seen.append(k["config"].threads) or Path(out))
     assert default_run(tmp_path / "b", progress=False).name == path.name and seen == [2, tiny_config().threads]
