@@ -157,15 +157,7 @@ def _search(args: argparse.Namespace) -> int:
         info={"run": str(Path(run_dir).resolve())},
     )
     out = Path(args.out)
-    scored = f"{len(result.trials)} scored students (top-1 in %, scorer {problem.scorer}"
-    if result.rescored:
-        scored = (f"the {len(result.rescored)} best of {len(result.trials)} students scored by {problem.scorer}, "
-                  f"re-scored by {result.rescored[0].scorer} (top-1 in %; 'search %': the {problem.scorer} score")
-    print(f"Pareto front of {scored}; FLOPs = MACs; budgets: {', '.join(map(str, budgets)) or 'none'}):")
-    print(result.table())
-    if (note := _untrained_sizes(run, result.candidates)) is not None:
-        print(f"note: {note}")
-    print(f"hypervolume {result.hypervolume:.4f} (normalised); run {run_dir}")
+    _print_front(result, problem.scorer, run, run_dir)
     if "predictor" in result.info:
         tau = result.info["predictor"]["kendall_tau"]
         print(f"accuracy predictor: Kendall tau {tau if tau is None else round(tau, 3)} on "
@@ -183,6 +175,19 @@ def _search(args: argparse.Namespace) -> int:
     print(f"  study: {args.storage or 'sqlite:///' + str((out / 'study.db').resolve())} (study {args.study!r})")
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return 0
+
+
+def _print_front(result: Any, scorer: str, run: Any, run_dir: Path) -> None:
+    """The front as a table, with what scored it, a note on untrained sizes, and its hypervolume."""
+    scored = f"{len(result.trials)} scored students (top-1 in %, scorer {scorer}"
+    if result.rescored:
+        scored = (f"the {len(result.rescored)} best of {len(result.trials)} students scored by {scorer}, "
+                  f"re-scored by {result.rescored[0].scorer} (top-1 in %; 'search %': the {scorer} score")
+    print(f"Pareto front of {scored}; FLOPs = MACs; budgets: {', '.join(map(str, result.budgets)) or 'none'}):")
+    print(result.table())
+    if (note := _untrained_sizes(run, result.candidates)) is not None:
+        print(f"note: {note}")
+    print(f"hypervolume {result.hypervolume:.4f} (normalised); run {run_dir}")
 
 
 def _untrained_sizes(run: Any, front: Any) -> str | None:
