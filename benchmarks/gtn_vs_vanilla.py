@@ -587,20 +587,48 @@ def summarise(
     else:
         out["variants"] = {
             v: {
-                "gtn_config": variants[v],
+                "gtn_config": variants.get(v, s.gtn),
                 "selection_minus_vanilla": paired_stats(diff(v, "vanilla", sel)),
                 "eval_minus_vanilla": paired_stats(diff(v, "vanilla")),
                 "teacher_cost_ratio": wall(v) / wall("vanilla")
-                if any(t["name"] == "vanilla" for t in teachers)
+                if any(t["name"] == "vanilla" for t in teachers) and any(t["name"] == v for t in teachers)
                 else None,
             }
-            for v in variants
+            for v in [*variants, "gtn"]
         }
+        out["decision"] = decide(out["variants"])
     out["rows"] = [
         {"student": i, "seed": k, **{a: top1[(a, i, k)] for a in out["mean_top1"] if (a, i, k) in top1}}
         for i, k in pairs
     ]
     return out
+
+
+def decide(stats: dict[str, dict[str, Any]], default: str = "gtn") -> dict[str, Any]:
+    """The registered rule of stage 2: a variant replaces the shipped default (``default``) only if the
+    low end of its selection-split 95 % interval (variant − vanilla) lies above the default's mean
+    selection-split difference; among several, the highest mean. Incomplete comparisons decide nothing."""
+    ref = stats[default]["selection_minus_vanilla"]
+    full = ref.get("pairs", 0)
+    complete = {v: st for v, st in stats.items() if st["selection_minus_vanilla"].get("pairs", 0) == full and full}
+    if default not in complete or len(complete) < len(stats):
+        return {"complete": False, "chosen": None, "reason": "not every variant has all its pairs yet"}
+    ref_mean = ref["mean"]
+    winners = {
+        v: st["selection_minus_vanilla"]["mean"]
+        for v, st in complete.items()
+        if v != default and st["selection_minus_vanilla"]["ci95"][0] > ref_mean
+    }
+    chosen = max(winners, key=winners.__getitem__) if winners else None
+    return {
+        "complete": True,
+        "default_selection_mean": ref_mean,
+        "beat_the_default": sorted(winners),
+        "chosen": chosen,
+        "reason": f"{chosen}: its selection-split interval lies above the default's mean {ref_mean:+.2f}"
+        if chosen
+        else f"no variant's selection-split interval lies above the default's mean {ref_mean:+.2f}: defaults stay",
+    }
 
 
 def _ci(st: dict[str, Any]) -> str:
@@ -642,8 +670,10 @@ def render(r: dict[str, Any]) -> str:
         lines += ["", cost]
     else:
         for v, st in r["variants"].items():
-            lines.append(f"| {v} − vanilla, selection split | {_ci(st['selection_minus_vanilla'])} |")
-            lines.append(f"| {v} − vanilla, evaluation split | {_ci(st['eval_minus_vanilla'])} |")
+            name = f"{v} (shipped default)" if v == "gtn" else v
+            lines.append(f"| {name} − vanilla, selection split | {_ci(st['selection_minus_vanilla'])} |")
+            lines.append(f"| {name} − vanilla, evaluation split | {_ci(st['eval_minus_vanilla'])} |")
+        lines += ["", f"Decision (registered rule, selection split): {r['decision']['reason']}."]
     lines += ["", "| teacher | seed | train top-1 | entropy at T | eval top-1 | wall s |", "|---|---|---|---|---|---|"]
     for t in r["teachers"]:
         ent = next(v for k, v in t.items() if k.startswith("entropy_T"))
@@ -815,9 +845,12 @@ def main(argv: list[str] | None = None) -> int:
     space = resolve_space(s.space, 10)
     students = pick_students(space, s.students, seed=0)
     tasks = plan(out, s, students, variants, args.stage)
-    if args.stage == "variants":  # arm A is the reference: the main stage's vanilla teachers and students
+    if args.stage == "variants":  # the references: arm A (the main stage's vanilla teachers and students)
+        # and the shipped default (arm B, its ``gtn`` teachers and students), whose selection-split
+        # difference the decision rule compares with; both are deterministic re-runs of stage 1
         main_tasks = plan(out, s, students, {}, "main")
-        tasks = [t for t in main_tasks if t.key.startswith(("train vanilla", "kd vanilla"))] + tasks
+        ref = [t for t in main_tasks if t.key.startswith(("train vanilla", "kd vanilla"))]
+        tasks = ref + tasks + [t for t in main_tasks if t.key.startswith(("train gtn ", "kd gtn "))]
     log_path = out / "log.txt"
 
     def log(msg: str) -> None:

@@ -153,3 +153,19 @@ def test_records_restore_results_and_retrain_a_teacher_whose_students_are_unfini
     assert bench.restore(tasks, records) == ["train v k1"]
     assert [t.done for t in tasks] == [True, False, True, False]
     assert json.loads(tasks[2].marker.read_text()) == {"key": "kd v s0 k0"}
+
+
+def test_stage_two_decision_rule(bench) -> None:
+    """A variant replaces the default only when its selection-split interval lies above the default's
+    mean; the highest such mean wins; nothing is decided before every comparison is complete."""
+
+    def st(mean: float, lo: float, pairs: int = 12) -> dict:
+        return {"selection_minus_vanilla": {"mean": mean, "ci95": [lo, mean + (mean - lo)], "pairs": pairs}}
+
+    stats = {"a": st(1.0, 0.1), "b": st(2.0, -0.5), "c": st(0.8, 0.3), "gtn": st(0.0, -1.0)}
+    assert bench.decide(stats) | {"reason": ""} == {
+        "complete": True, "default_selection_mean": 0.0, "beat_the_default": ["a", "c"], "chosen": "a", "reason": ""
+    }  # fmt: skip
+    assert bench.decide({**stats, "gtn": st(0.2, -1.0)})["beat_the_default"] == ["c"]
+    assert bench.decide({**stats, "gtn": st(0.9, 0.0)})["chosen"] is None
+    assert bench.decide({**stats, "c": st(0.8, 0.3, pairs=5)})["complete"] is False
