@@ -115,6 +115,7 @@ def test_killed_remote_worker_trial_is_failed_by_heartbeat_and_redone_sqlite(tmp
     _killed_worker_is_redone(tmp_path, _storage(tmp_path, "sqlite"), remote=True)
 
 
+@pytest.mark.slow  # run by .ci/run (tests/faults); the default suite keeps the SQLite version and test_orphans' in-process one
 @pytest.mark.postgres
 def test_killed_remote_worker_trial_is_failed_by_heartbeat_and_redone_postgres(
     tmp_path: Path, postgres_url: str
@@ -157,10 +158,12 @@ def test_four_workers_share_one_sqlite_study(tmp_path: Path) -> None:
     _four_workers(tmp_path, f"sqlite:///{tmp_path / 'study.db'}")
 
 
+@pytest.mark.slow  # run by .ci/run (tests/faults); the default suite keeps the SQLite version
 def test_four_workers_share_one_journal_file_study(tmp_path: Path) -> None:
     _four_workers(tmp_path, f"journal:{tmp_path / 'study.log'}")
 
 
+@pytest.mark.slow  # run by .ci/run (tests/faults); the default suite keeps the SQLite version and test_persistence's two processes on PostgreSQL
 @pytest.mark.postgres
 def test_four_workers_share_one_postgres_study(tmp_path: Path, postgres_url: str) -> None:
     from sqlalchemy import create_engine, text

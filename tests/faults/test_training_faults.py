@@ -15,6 +15,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 import torch
 from _helpers import tiny_space, wait_for
 
@@ -57,6 +58,7 @@ def _start(tmp: Path, out: Path, hang_at: int = 0) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, str(script), str(out), str(spec), str(hang_at)])
 
 
+@pytest.mark.slow  # run by .ci/run (tests/faults); the default suite keeps tests/train/test_run.py's interrupted-resume test (in-process)
 def test_kill_9_mid_epoch_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
     full = _start(tmp_path, tmp_path / "full")
     cut_dir = tmp_path / "cut"
