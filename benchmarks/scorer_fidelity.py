@@ -20,7 +20,8 @@
    against the inherit score it predicts; scoring cost per student beside its forward-pass floor.
 
 Every distilled student is a student directory (``OUT/students/s<i>``) and resumes; scores are cached in
-``OUT/scores.json``. Usage::
+``--scores`` (default ``OUT/scores.json``; a committed file lets the run continue on another machine:
+a finished student needs only its cached scores). Usage::
 
     python benchmarks/scorer_fidelity.py --bench bench/gtn --out bench/fidelity --results benchmarks/results/scorer_fidelity.json
     python benchmarks/scorer_fidelity.py --dataset digits --out bench/fidelity-digits --results-key digits \\
@@ -173,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bench", help="output folder of benchmarks/gtn_vs_vanilla.py (cifar10)")
     ap.add_argument("--data-dir", help="where cifar-10-batches-py lies (default: as the GTN benchmark recorded)")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--scores", help="score cache (JSON; default OUT/scores.json)")
     ap.add_argument("--students", type=int, default=16)
     ap.add_argument("--kd-epochs", type=int, default=2)
     ap.add_argument("--calib-batches", type=int, default=2, help="the search's default")
@@ -198,13 +200,14 @@ def main(argv: list[str] | None = None) -> int:
     assert supernet is not None and teacher is not None
     students = stratified_students(space, args.students, args.seed)
     calib = data.loader("calib", batch_size=128, shuffle=False, augment=False)
-    cache = _json(out / "scores.json") or {}
+    scores_path = Path(args.scores) if args.scores else out / "scores.json"
+    cache = _json(scores_path) or {}
 
     def scored(key: str, fn: Callable[[], float]) -> float:
         if key not in cache:
             v, sec = _timed(fn)
             cache[key] = {"value": v, "seconds": sec}
-            atomic_write_json(out / "scores.json", cache)
+            atomic_write_json(scores_path, cache)
         return float(cache[key]["value"])
 
     inherit = InheritScorer(supernet, calib, _loader(scoring, 256), calib_batches=args.calib_batches)
