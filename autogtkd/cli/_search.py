@@ -199,8 +199,8 @@ def _untrained_sizes(run: Any, front: Any) -> str | None:
     if not above:
         return None
     return (f"{len(above)} of the front's {len(front)} students exceed {cap:g} MFLOPs, the largest path the supernet "
-            f"trained (GTNConfig.max_path_mflops): their scores are less reliable; distil them before trusting "
-            f"the ranking (autogtkd distill)")
+            f"trained (GTNConfig.max_path_mflops): no step trained a path of their size, so their scores are less "
+            f"reliable; distil them (autogtkd distill) before trusting the ranking, or train a run with a larger cap")
 
 
 def remeasure_report(predictor: Any, candidates: Any, space: SearchSpace, path: Path) -> list[dict[str, Any]]:
