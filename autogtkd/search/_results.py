@@ -56,8 +56,9 @@ class Candidate:
         return self.metrics.get(name)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form: ``arch``, ``accuracy``, ``flops``, ``params``, ``latency_ms``, ``scorer``, ``trial``."""
-        return {
+        """JSON form: ``arch``, ``accuracy``, ``flops``, ``params``, ``latency_ms``, ``scorer``, ``trial``,
+        and ``search_accuracy`` for a re-scored candidate."""
+        d = {
             "arch": self.arch.to_dict(),
             "accuracy": self.accuracy,
             "flops": _int_or_none(self.flops),
@@ -66,6 +67,9 @@ class Candidate:
             "scorer": self.scorer,
             "trial": self.trial,
         }
+        if "search_accuracy" in self.metrics:
+            d["search_accuracy"] = self.metrics["search_accuracy"]
+        return d
 
     @classmethod
     def from_metrics(cls, arch: Arch, metrics: Mapping[str, float], *, scorer: str, trial: int = -1) -> Candidate:
@@ -212,8 +216,8 @@ class SearchResult:
             "n_evaluated": len(self.trials),
             "knee_trial": self.knee().trial if self.candidates else None,
             **self.info,
-            "candidates": [_with_search_score(c) for c in self.candidates],
-            **({"rescored": [_with_search_score(c) for c in self.rescored]} if self.rescored else {}),
+            "candidates": [c.to_dict() for c in self.candidates],
+            **({"rescored": [c.to_dict() for c in self.rescored]} if self.rescored else {}),
         }
 
     def table(self) -> str:
@@ -254,14 +258,6 @@ def _one_per_arch(cands: Iterable[Candidate]) -> list[Candidate]:
             seen.add(c.arch)
             out.append(c)
     return out
-
-
-def _with_search_score(c: Candidate) -> dict[str, Any]:
-    """``c.to_dict()``, plus ``search_accuracy`` for a re-scored candidate."""
-    d = c.to_dict()
-    if "search_accuracy" in c.metrics:
-        d["search_accuracy"] = c.metrics["search_accuracy"]
-    return d
 
 
 def _write_csv(path: Path, cands: Sequence[Candidate]) -> None:

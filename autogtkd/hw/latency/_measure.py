@@ -207,8 +207,6 @@ def _summarise(
     )
 
 
-
-
 def _onnx_bytes(model: nn.Module, example: torch.Tensor) -> bytes:
     """Export ``model`` (eval mode) to ONNX bytes with the TorchScript-based exporter.
 
