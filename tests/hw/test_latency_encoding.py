@@ -108,3 +108,27 @@ def test_selection_prefers_simple_model_at_small_n() -> None:
     assert set(reg.cv_se_) == set(reg.cv_scores_)
     with pytest.raises(ValueError):
         LatencyRegressor(selection="best").fit(X, y)
+
+
+def test_factor_layout_marks_the_shared_option_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    s = cell_space()
+    archs, y = cell_table(s)
+    f = ArchFeaturizer.fit(s, archs[:5])
+    layout = f.factor_layout
+    names = f.feature_names
+    assert len(layout) == f.n_analytic + f.n_lut
+    cols = dict(zip(names, layout))
+    assert cols["enc/e0=conv3"] == (0, sorted(OPS).index("conv3")) and cols["enc/e3=none"][0] == 3
+    assert cols["enc/width"] == (-1, -1)  # a two-option decision: free linear column
+    assert cols["enc/count/skip"] == (-2, -2)  # counts: already in the table
+    assert ArchFeaturizer.fit(create_space("resnet-cifar"), []).factor_layout == ()  # layer costs: no table
+    # at one width the table is additive with edge 0 twice as expensive: rank one, exact from 40
+    base = y / (np.array([a["width"] for a in archs]) / 8)
+    idx = np.random.default_rng(0).choice(len(archs), 40, replace=False)
+    p = LatencyPredictor(s, target="t", model="factorised").fit([archs[i] for i in idx], base[idx])
+    assert p.regressor_.model_ == "factorised"
+    assert np.allclose(p.predict(archs), base, rtol=1e-3)  # saved and loaded like any predictor
+    p.save(tmp_path / "pred")
+    from autogtkd.hw.latency import load_predictor_dir
+
+    assert np.allclose(load_predictor_dir(tmp_path / "pred", s).predict(archs), base, rtol=1e-3)

@@ -2,8 +2,8 @@
 
 No check is skipped by us. sklearn itself skips a few (shown as skipped by pytest) because they
 cannot apply here: the pandas-input checks (pandas is not installed) and the array-API checks
-(``SCIPY_ARRAY_API`` is unset). ``NonNegativeLinearRegressor`` accepts sample weights and passes the
-weight-equivalence checks; ``LatencyRegressor`` takes none, so sklearn does not run them for it.
+(``SCIPY_ARRAY_API`` is unset). ``NonNegativeLinearRegressor`` and ``FactorisedLUTRegressor`` (here
+without a layout: every column free) accept sample weights and pass the weight-equivalence checks; ``LatencyRegressor`` takes none, so sklearn does not run them for it.
 ``NonNegativeLinearRegressor`` declares ``poor_score`` (its coefficients are constrained to be
 >= 0, so it cannot fit targets that fall with a feature; the score check is relaxed by sklearn).
 
@@ -17,11 +17,12 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from autogtkd.hw.latency import LatencyRegressor, NonNegativeLinearRegressor
+from autogtkd.hw.latency import FactorisedLUTRegressor, LatencyRegressor, NonNegativeLinearRegressor
 
 ESTIMATORS = [
     NonNegativeLinearRegressor(),
     NonNegativeLinearRegressor(alpha=0.1, n_free=1),
+    FactorisedLUTRegressor(),
     LatencyRegressor(model="ridge"),
     LatencyRegressor(candidates=("lut", "analytic", "ridge"), cv=3),
     LatencyRegressor(model="extra_trees"),
@@ -68,7 +69,7 @@ def test_auto_picks_the_generating_model_family() -> None:
 def test_unknown_model_kind_lists_valid_ones() -> None:
     from autogtkd.exceptions import UnknownNameError
 
-    with pytest.raises(UnknownNameError, match="valid: analytic, extra_trees, gbr, lut, rf, ridge"):
+    with pytest.raises(UnknownNameError, match="valid: analytic, extra_trees, factorised, gbr, lut, rf, ridge"):
         LatencyRegressor(model="svm").fit(np.ones((10, 2)), np.arange(10.0) + 1)
 
 
@@ -81,3 +82,48 @@ def test_many_shot_auto_tries_tree_models() -> None:
     assert not reg.few_shot_
     assert {"gbr", "rf", "extra_trees"} <= set(reg.cv_scores_)
     assert reg.model_ in ("gbr", "rf", "extra_trees")
+
+
+def _rank_one_table(rng: np.random.Generator, n: int) -> tuple[np.ndarray, tuple[tuple[int, int], ...], np.ndarray]:
+    """4 decisions x 3 shared options, one free column and one ignored (count) column."""
+    scales, costs = np.array([1.0, 2.0, 0.5, 3.0]), np.array([0.0, 1.0, 4.0])
+    choice = rng.integers(0, 3, size=(n, 4))
+    onehot = np.zeros((n, 12))
+    onehot[np.arange(n)[:, None], np.arange(4) * 3 + choice] = 1.0
+    width = rng.integers(1, 4, size=(n, 1)).astype(float)
+    count = (choice == 2).sum(axis=1, keepdims=True).astype(float)
+    X = np.hstack([onehot, width, count])
+    layout = tuple((d, o) for d in range(4) for o in range(3)) + ((-1, -1), (-2, -2))
+    y = 2.0 + (scales[None] * costs[choice]).sum(axis=1) + 0.7 * width[:, 0]
+    return X, layout, y
+
+
+def test_factorised_recovers_a_rank_one_table() -> None:
+    X, layout, y = _rank_one_table(np.random.default_rng(0), 40)
+    m = FactorisedLUTRegressor(layout=layout, alpha=1e-8).fit(X, y)
+    assert np.allclose(m.predict(X), y, atol=1e-4)
+    assert m.coef_[-1] == 0.0 and np.isclose(m.coef_[-2], 0.7, atol=1e-4)  # ignored / free column
+    # per position costs: decision 3 (scale 3) prices option 2 (cost 4) at 12 ms above option 0
+    assert np.isclose(m.coef_[3 * 3 + 2] - m.coef_[3 * 3 + 0], 12.0, atol=1e-3)
+    # the 14-parameter table generalises from 40 points where a full 12-entry LUT has no shrinkage to lean on
+    Xt, _, yt = _rank_one_table(np.random.default_rng(1), 200)
+    assert np.allclose(m.predict(Xt), yt, atol=1e-3)
+
+
+def test_factorised_strong_shrinkage_is_the_op_count_regression() -> None:
+    X, layout, y = _rank_one_table(np.random.default_rng(2), 60)
+    m = FactorisedLUTRegressor(layout=layout, alpha=1e6).fit(X, y)
+    assert np.allclose(m.scales_, 1.0, atol=1e-3)
+    # every decision prices an option alike: the fit is a regression on option counts
+    table = m.coef_[:12].reshape(4, 3)
+    assert np.allclose(table, table[0], atol=1e-3)
+    with pytest.raises(ValueError, match="layout has"):
+        FactorisedLUTRegressor(layout=layout[:3]).fit(X, y)
+
+
+def test_auto_tries_factorised_only_with_a_layout() -> None:
+    X, layout, y = _rank_one_table(np.random.default_rng(3), 50)
+    with_layout = LatencyRegressor(candidates=("factorised", "ridge"), layout=layout).fit(X, y)
+    assert with_layout.model_ == "factorised" and any(k.startswith("factorised") for k in with_layout.cv_scores_)
+    without = LatencyRegressor(candidates=("factorised", "ridge")).fit(X, y)
+    assert without.model_ == "ridge" and not any(k.startswith("factorised") for k in without.cv_scores_)

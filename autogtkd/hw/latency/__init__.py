@@ -30,7 +30,14 @@ from autogtkd.hw.latency._measure import (
     reject_outliers,
     save_onnx,
 )
-from autogtkd.hw.latency._models import MODEL_KINDS, LatencyRegressor, ModelKind, NonNegativeLinearRegressor
+from autogtkd.hw.latency._models import (
+    MODEL_KINDS,
+    FactorisedLUTRegressor,
+    KindContext,
+    LatencyRegressor,
+    ModelKind,
+    NonNegativeLinearRegressor,
+)
 from autogtkd.hw.latency._predictor import (
     TRUSTED_TYPES,
     LatencyPredictor,
@@ -61,6 +68,8 @@ __all__ = [
     "MODEL_KINDS",
     "TRUSTED_TYPES",
     "ArchFeaturizer",
+    "FactorisedLUTRegressor",
+    "KindContext",
     "LatencyPredictor",
     "LatencyReference",
     "LatencyRegressor",

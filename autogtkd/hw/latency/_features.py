@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from autogtkd.exceptions import AutoGTKDError, PredictorError
+from autogtkd.hw.latency._models import FREE, IGNORED
 from autogtkd.space import SearchSpace
 
 __all__ = ["ArchFeaturizer", "layer_kind"]
@@ -228,6 +229,33 @@ class ArchFeaturizer:
                 + ["total/flops", "total/params", "total/activations", "total/layers"]
             )
         return names + [f"enc/{self.space.encoding_names[i]}" for i in self._counts] + enc
+
+    @property
+    def factor_layout(self) -> tuple[tuple[int, int], ...]:
+        """Per analytic + LUT column, its ``(decision, option)`` in a table of decisions sharing an
+        option set (one-hot ``name=option`` columns whose option has a ``count/option`` column), else
+        ``(FREE, FREE)``; the option counts are ``(IGNORED, IGNORED)`` (the table holds them). Empty
+        for spaces with layer costs and for custom features: no such table. See
+        :class:`~autogtkd.hw.latency.FactorisedLUTRegressor`."""
+        if self.kinds or self.features is not None:
+            return ()
+        names = self.space.encoding_names
+        shared = [n.removeprefix("count/") for n in names if n.startswith("count/")]
+        if not shared:
+            return ()
+        decisions: dict[str, int] = {}
+        lut: list[tuple[int, int]] = []
+        for name in names:
+            option = next((o for o in shared if name.endswith("=" + o)), None)
+            if name.startswith("count/"):
+                lut.append((IGNORED, IGNORED))
+            elif option is None:
+                lut.append((FREE, FREE))
+            else:
+                dec = decisions.setdefault(name[: -len(option) - 1], len(decisions))
+                lut.append((dec, shared.index(option)))
+        analytic = [(FREE, FREE)] * len(self.totals) + [(IGNORED, IGNORED)] * len(self._counts)
+        return tuple(analytic + lut)
 
     def unseen_signatures(self, arch: Mapping[str, Any]) -> list[str]:
         """Signatures of ``arch`` missing from the look-up table (priced by the analytic part only)."""

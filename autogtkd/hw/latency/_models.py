@@ -5,6 +5,10 @@
   per-block model: each layer signature gets a latency ``>= 0`` and a network's latency is the sum
   of its blocks', fitted from whole-network measurements (we do not time blocks in isolation:
   block timings miss the fusion and memory effects of the whole graph).
+* :class:`FactorisedLUTRegressor` -- a per-decision look-up table of rank one for spaces whose
+  decisions share an option set (a cell's edges, a network's layers choosing among the same
+  blocks): one cost per option times one scale per decision, the scales shrunk toward 1 (the
+  op-count regression). Few parameters, so it learns position-dependent costs from tens of points.
 * :class:`LatencyRegressor` -- picks a model kind from the :data:`MODEL_KINDS` registry by
   K-fold cross-validated mean absolute percentage error with the one-standard-error rule (the
   simplest kind whose error is within one standard error of the best; CV on tens of points is
@@ -34,11 +38,14 @@ from autogtkd.registry import Registry
 
 __all__ = [
     "COMPLEXITY",
+    "FACTOR_ALPHAS",
     "FEW_SHOT_KINDS",
     "FEW_SHOT_KINDS_NO_COSTS",
     "LUT_ALPHAS",
     "MANY_SHOT_KINDS",
     "MODEL_KINDS",
+    "FactorisedLUTRegressor",
+    "KindContext",
     "LatencyRegressor",
     "ModelKind",
     "NonNegativeLinearRegressor",
@@ -122,50 +129,188 @@ class NonNegativeLinearRegressor(RegressorMixin, BaseEstimator):
         return tags
 
 
+#: layout codes of :class:`FactorisedLUTRegressor` for columns outside the factorised table
+FREE, IGNORED = -1, -2
+
+
+class FactorisedLUTRegressor(RegressorMixin, BaseEstimator):
+    """A per-decision look-up table of rank one, with free linear terms beside it.
+
+    ``latency = b + sum_j s[d_j] * c[o_j] * x_j + sum_k beta_k * x_k``: each indicator column ``j``
+    of the table belongs to decision ``d_j`` and option ``o_j``; every option has one cost ``c[o]``
+    (ms), every decision one scale ``s[d]`` (how expensive that position is: a layer's resolution x
+    width, an edge's place in the cell), so a table of ``D x K`` entries costs ``D + K``
+    parameters. The scales are shrunk toward 1 with ``alpha``: a large ``alpha`` gives the op-count
+    regression (one cost per option, wherever it sits), ``alpha -> 0`` a free rank-one table.
+    Columns marked :data:`FREE` get an ordinary linear coefficient ``beta_k``; :data:`IGNORED`
+    columns (e.g. option counts, which the table already holds) none. Fitted by alternating weighted
+    least squares on ``y / mean|y|``, minimising
+    ``mean_i w_i (y_i - pred_i)^2 / mean(w) + alpha * sum_d (s_d - 1)^2`` (scale-free).
+
+    Args:
+        layout: per column ``(decision, option)`` indices of the table, or ``(FREE, FREE)`` /
+            ``(IGNORED, IGNORED)``; empty (default): every column free (plain least squares).
+        alpha: shrinkage of the decision scales toward 1.
+        max_iter: alternating steps at most (stops earlier when the objective settles).
+
+    Attributes:
+        coef_: effective per-column coefficients in ms (``s[d_j] * c[o_j]`` or ``beta_k``; 0 when
+            ignored), so ``predict(X) = X @ coef_ + intercept_``.
+        intercept_: ms.
+        scales_: ``s``, shape ``(D,)``.
+        option_costs_: ``c`` in ms, shape ``(K,)``.
+        n_iter_: alternating steps taken.
+
+    Example:
+        >>> X = np.array([[1, 0, 0, 1], [0, 1, 1, 0], [1, 0, 1, 0], [0, 1, 0, 1], [1, 0, 0, 1]], dtype=float)
+        >>> layout = ((0, 0), (0, 1), (1, 0), (1, 1))   # 2 decisions x 2 options
+        >>> y = 1.0 + X @ [1.0, 3.0, 2.0, 6.0]          # decision 1 costs twice decision 0
+        >>> m = FactorisedLUTRegressor(layout=layout, alpha=1e-9).fit(X, y)
+        >>> bool(np.allclose(m.predict(X), y, atol=1e-6))
+        True
+    """
+
+    def __init__(self, layout: tuple[tuple[int, int], ...] = (), alpha: float = 1e-2, max_iter: int = 50) -> None:
+        self.layout = layout
+        self.alpha = alpha
+        self.max_iter = max_iter
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> FactorisedLUTRegressor:
+        """Fit on ``X`` (n, d) and ``y`` (n,); ``sample_weight`` (n,) optional. Returns ``self``."""
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        w = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        if self.alpha < 0:
+            raise ValueError(f"alpha must be >= 0, got {self.alpha}")
+        n, d = X.shape
+        lay = np.asarray(self.layout, dtype=np.int64).reshape(-1, 2) if len(self.layout) else np.full((d, 2), FREE)
+        if lay.shape[0] != d:
+            raise ValueError(f"layout has {lay.shape[0]} columns, X has {d}")
+        table = np.flatnonzero(lay[:, 0] >= 0)
+        free = np.flatnonzero(lay[:, 0] == FREE)
+        dec, opt = lay[table, 0], lay[table, 1]
+        n_dec = int(dec.max()) + 1 if table.size else 0
+        n_opt = int(opt.max()) + 1 if table.size else 0
+        y_scale = float(np.sum(w * np.abs(y)) / (w.sum() or 1.0)) or 1.0
+        ys = y / y_scale
+        sw = np.sqrt(w / (w.mean() or 1.0))
+        Xt, Xf, ones = X[:, table], X[:, free], np.ones((n, 1))
+        # indicator matrices: column j of the table -> its decision / option
+        to_dec = np.zeros((table.size, n_dec))
+        to_dec[np.arange(table.size), dec] = 1.0
+        to_opt = np.zeros((table.size, n_opt))
+        to_opt[np.arange(table.size), opt] = 1.0
+
+        def solve(A: np.ndarray, prior: np.ndarray | None = None, n_pen: int = 0) -> np.ndarray:
+            A = A * sw[:, None]
+            b = ys * sw
+            if n_pen and self.alpha > 0:
+                P = np.zeros((n_pen, A.shape[1]))
+                P[np.arange(n_pen), np.arange(n_pen)] = np.sqrt(self.alpha * n)
+                A = np.vstack([A, P])
+                b = np.concatenate([b, np.sqrt(self.alpha * n) * prior])  # type: ignore[operator]
+            return np.linalg.lstsq(A, b, rcond=None)[0]
+
+        s = np.ones(n_dec)
+        last = np.inf
+        self.n_iter_ = 0
+        for _ in range(max(int(self.max_iter), 1)):
+            self.n_iter_ += 1
+            # options' costs, free coefficients and intercept for the current scales
+            sol = solve(np.hstack([(Xt * (to_dec @ s)) @ to_opt, Xf, ones]))
+            c, beta, b0 = sol[:n_opt], sol[n_opt : n_opt + free.size], sol[-1]
+            if not n_dec:
+                break
+            # decisions' scales (shrunk toward 1), free coefficients and intercept for those costs
+            sol = solve(np.hstack([(Xt * (to_opt @ c)) @ to_dec, Xf, ones]), prior=np.ones(n_dec), n_pen=n_dec)
+            s, beta, b0 = sol[:n_dec], sol[n_dec : n_dec + free.size], sol[-1]
+            r = ys - (Xt * ((to_dec @ s) * (to_opt @ c))).sum(axis=1) - Xf @ beta - b0
+            obj = float(np.mean((sw * r) ** 2) + self.alpha * np.sum((s - 1.0) ** 2))
+            if last - obj <= 1e-9 * max(obj, 1e-12):
+                break
+            last = obj
+        coef = np.zeros(d)
+        coef[table] = (to_dec @ s) * (to_opt @ c) * y_scale
+        coef[free] = beta * y_scale
+        self.coef_, self.intercept_ = coef, float(b0 * y_scale)
+        self.scales_, self.option_costs_ = s, c * y_scale
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted latency, shape ``(n,)``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return X @ self.coef_ + self.intercept_
+
+
 # ---------------------------------------------------------------------- model kinds
+@dataclass(frozen=True)
+class KindContext:
+    """What a model kind's factory gets from :class:`LatencyRegressor`.
+
+    Attributes:
+        random_state: seed of the tree models.
+        n_free: leading columns of the kind's view without penalty (the analytic ones).
+        layout: per column of the kind's view, its ``(decision, option)`` in a shared option set
+            (see :class:`FactorisedLUTRegressor`); empty when the space has none.
+    """
+
+    random_state: int = 0
+    n_free: int = 0
+    layout: tuple[tuple[int, int], ...] = ()
+
+
 @dataclass(frozen=True)
 class ModelKind:
     """A candidate of :class:`LatencyRegressor`.
 
     Attributes:
-        make: ``(random_state, n_analytic) -> estimator`` (unfitted).
+        make: ``KindContext -> estimator`` (unfitted).
         view: which columns it sees: ``"additive"`` (analytic + lut), ``"analytic"`` or ``"all"``.
         log_target: fit ``log(latency)`` (relative errors) instead of latency.
         relative_weights: fit with ``sample_weight = 1 / y^2`` (relative squared error).
+        needs_layout: usable only when the columns form a table of shared options (``layout``).
     """
 
-    make: Callable[[int, int], Any]
+    make: Callable[[KindContext], Any]
     view: str = "all"
     log_target: bool = False
     relative_weights: bool = False
+    needs_layout: bool = False
 
 
 MODEL_KINDS: Registry[ModelKind] = Registry("latency model kind")
 MODEL_KINDS.register(
     "lut",
     lambda **kw: ModelKind(
-        lambda seed, n_free: NonNegativeLinearRegressor(alpha=kw.get("alpha", 1e-3), n_free=n_free),
+        lambda ctx: NonNegativeLinearRegressor(alpha=kw.get("alpha", 1e-3), n_free=ctx.n_free),
         view="additive",
         relative_weights=True,
     ),
 )
 MODEL_KINDS.register(
     "analytic",
+    lambda **kw: ModelKind(lambda ctx: NonNegativeLinearRegressor(alpha=0.0), view="analytic", relative_weights=True),
+)
+MODEL_KINDS.register(
+    "factorised",
     lambda **kw: ModelKind(
-        lambda seed, n_free: NonNegativeLinearRegressor(alpha=0.0), view="analytic", relative_weights=True
+        lambda ctx: FactorisedLUTRegressor(layout=ctx.layout, alpha=kw.get("alpha", 1e-2)),
+        view="additive",
+        relative_weights=True,
+        needs_layout=True,
     ),
 )
 MODEL_KINDS.register(
     "ridge",
     lambda **kw: ModelKind(
-        lambda seed, n_free: make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13))), log_target=True
+        lambda ctx: make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13))), log_target=True
     ),
 )
 MODEL_KINDS.register(
     "gbr",
     lambda **kw: ModelKind(
-        lambda seed, n_free: GradientBoostingRegressor(
-            n_estimators=200, learning_rate=0.05, max_depth=3, subsample=0.8, random_state=seed
+        lambda ctx: GradientBoostingRegressor(
+            n_estimators=200, learning_rate=0.05, max_depth=3, subsample=0.8, random_state=ctx.random_state
         ),
         log_target=True,
     ),
@@ -173,38 +318,50 @@ MODEL_KINDS.register(
 MODEL_KINDS.register(
     "rf",
     lambda **kw: ModelKind(
-        lambda seed, n_free: RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=1), log_target=True
+        lambda ctx: RandomForestRegressor(n_estimators=100, random_state=ctx.random_state, n_jobs=1), log_target=True
     ),
 )
 MODEL_KINDS.register(
     "extra_trees",
     lambda **kw: ModelKind(
-        lambda seed, n_free: ExtraTreesRegressor(n_estimators=100, random_state=seed, n_jobs=1), log_target=True
+        lambda ctx: ExtraTreesRegressor(n_estimators=100, random_state=ctx.random_state, n_jobs=1), log_target=True
     ),
 )
 
 #: penalty strengths tried for "lut" (chosen by the same cross-validation as the model kind)
 LUT_ALPHAS: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+#: shrinkage of the decision scales tried for "factorised" (the same cross-validation)
+FACTOR_ALPHAS: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 #: kinds tried by ``model="auto"`` in few-shot mode (n <= few_shot_max): strong priors, cheap to refit
 FEW_SHOT_KINDS: tuple[str, ...] = ("lut", "analytic", "ridge")
 #: few-shot kinds when the space gives no per-layer costs (only its encoding): additive LUTs on the
-#: encoding, and trees for interactions (depth x width) that no per-option cost captures
-FEW_SHOT_KINDS_NO_COSTS: tuple[str, ...] = ("analytic", "lut", "ridge", "gbr", "extra_trees")
+#: encoding (full, and of rank one where decisions share options), and trees for interactions
+#: (depth x width) that no per-option cost captures
+FEW_SHOT_KINDS_NO_COSTS: tuple[str, ...] = ("analytic", "factorised", "lut", "ridge", "gbr", "extra_trees")
 #: kinds tried by ``model="auto"`` with more data
-MANY_SHOT_KINDS: tuple[str, ...] = ("lut", "analytic", "ridge", "gbr", "rf", "extra_trees")
+MANY_SHOT_KINDS: tuple[str, ...] = ("lut", "analytic", "factorised", "ridge", "gbr", "rf", "extra_trees")
 
 
-_LINEAR_KINDS = ("lut", "analytic", "ridge")
+_LINEAR_KINDS = ("lut", "analytic", "factorised", "ridge")
 #: simplicity order of the one-standard-error rule (lower = simpler; unlisted kinds come last)
-COMPLEXITY: dict[str, int] = {"analytic": 0, "lut": 1, "ridge": 2, "extra_trees": 3, "rf": 3, "gbr": 4}
+COMPLEXITY: dict[str, int] = {
+    "analytic": 0,
+    "factorised": 1,
+    "lut": 2,
+    "ridge": 3,
+    "extra_trees": 4,
+    "rf": 4,
+    "gbr": 5,
+}
+_PENALTIES = {"lut": LUT_ALPHAS, "factorised": FACTOR_ALPHAS}
 
 
 def _candidates(kinds: tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
-    """Candidates ordered simplest first (a stronger LUT penalty is simpler)."""
+    """Candidates ordered simplest first (a stronger penalty is simpler)."""
     out: list[tuple[str, dict[str, Any]]] = []
     for k in kinds:
-        if k == "lut":
-            out += [("lut", {"alpha": a}) for a in sorted(LUT_ALPHAS, reverse=True)]
+        if k in _PENALTIES:
+            out += [(k, {"alpha": a}) for a in sorted(_PENALTIES[k], reverse=True)]
         else:
             out.append((k, {}))
     return sorted(out, key=lambda c: COMPLEXITY.get(c[0], len(COMPLEXITY)))
@@ -215,8 +372,8 @@ def one_standard_error(means: Sequence[float], ses: Sequence[float]) -> int:
     the best one's (Breiman et al. 1984); candidates are ordered simplest first.
 
     Example:
-        >>> one_standard_error([0.10, 0.08, 0.07], [0.01, 0.01, 0.02])
-        0
+        >>> one_standard_error([0.10, 0.08, 0.07], [0.01, 0.01, 0.02])   # 0.08 <= 0.07 + 0.02
+        1
     """
     m, se = np.asarray(means, dtype=np.float64), np.asarray(ses, dtype=np.float64)
     best = int(np.argmin(m))
@@ -248,6 +405,9 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
         random_state: seed of the folds and the tree models.
         layer_costs: whether the analytic / LUT columns come from per-layer costs (``False``: from
             a space's encoding, see ``ArchFeaturizer``).
+        layout: per analytic + LUT column, its ``(decision, option)`` in a table of shared options
+            or ``(FREE, FREE)`` / ``(IGNORED, IGNORED)`` (``ArchFeaturizer.factor_layout``); the
+            ``"factorised"`` kind is tried only when it is given.
 
     Attributes:
         model_: the kind chosen (``"lut"``, ...).
@@ -271,7 +431,9 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
         candidates: tuple[str, ...] | None = None,
         selection: str = "one_se",
         layer_costs: bool = True,
+        layout: tuple[tuple[int, int], ...] = (),
     ) -> None:
+        self.layout = layout
         self.model = model
         self.selection = selection
         self.layer_costs = layer_costs
@@ -291,6 +453,8 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
         return (0, d)
 
     def _usable(self, name: str) -> bool:
+        if MODEL_KINDS.create(name).needs_layout and not any(dec >= 0 for dec, _ in self.layout):
+            return False
         if name == "lut":
             return self.n_lut > 0 or self.model == "lut" or self.candidates is not None
         if name == "analytic":
@@ -302,7 +466,8 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
     ) -> tuple[Any, bool, tuple[int, int]]:
         kind = MODEL_KINDS.create(name, **params)
         start, stop = self._view(kind.view, X.shape[1])
-        est = kind.make(self.random_state, min(self.n_analytic, stop))
+        layout = tuple(self.layout[start:stop]) if len(self.layout) >= stop else ()
+        est = kind.make(KindContext(self.random_state, min(self.n_analytic, stop), layout))
         log_target = kind.log_target and bool(np.all(y > 0))
         target = np.log(y) if log_target else y
         Xv = X[:, start:stop]

@@ -52,6 +52,7 @@ PAYLOAD = "model.skops"
 
 #: types beyond skops' defaults that a predictor file may contain; nothing else is loaded
 TRUSTED_TYPES: tuple[str, ...] = (
+    "autogtkd.hw.latency._models.FactorisedLUTRegressor",
     "autogtkd.hw.latency._models.LatencyRegressor",
     "autogtkd.hw.latency._models.NonNegativeLinearRegressor",
     "sklearn.tree._tree.Tree",
@@ -170,6 +171,7 @@ class LatencyPredictor(BaseEstimator):
             few_shot_max=self.few_shot_max,
             random_state=self.random_state,
             layer_costs=bool(self.featurizer_.kinds),
+            layout=self.featurizer_.factor_layout,
         ).fit(self.featurizer_.transform(canon), y)
         self.n_train_ = len(canon)
         self.__dict__.pop("loaded_manifest_", None)
