@@ -53,7 +53,26 @@ __all__ = [
 ]
 
 
-class NonNegativeLinearRegressor(RegressorMixin, BaseEstimator):
+class _LinearModel(RegressorMixin, BaseEstimator):
+    """Shared parts of the linear latency models: input checks and ``predict = X @ coef_ + intercept_``."""
+
+    alpha: float
+
+    def _check_fit_input(self, X: Any, y: Any, sample_weight: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        w = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        if self.alpha < 0:
+            raise ValueError(f"alpha must be >= 0, got {self.alpha}")
+        return X, y, w
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted latency, shape ``(n,)``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return X @ self.coef_ + self.intercept_
+
+
+class NonNegativeLinearRegressor(_LinearModel):
     """Linear regression with coefficients ``>= 0`` and a free intercept.
 
     Minimises ``sum_i w_i (y_i - x_i . c - b)^2 / s_y^2 + alpha * sum(w) * sum_{j >= n_free} (c_j s_j / s_y)^2``
@@ -83,10 +102,7 @@ class NonNegativeLinearRegressor(RegressorMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> NonNegativeLinearRegressor:
         """Fit on ``X`` (n, d) and ``y`` (n,); ``sample_weight`` (n,) optional. Returns ``self``."""
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
-        w = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        if self.alpha < 0:
-            raise ValueError(f"alpha must be >= 0, got {self.alpha}")
+        X, y, w = self._check_fit_input(X, y, sample_weight)
         pos = w > 0
         d = X.shape[1]
         scale = np.abs(X[pos]).max(axis=0) if pos.any() else np.ones(d)
@@ -117,12 +133,6 @@ class NonNegativeLinearRegressor(RegressorMixin, BaseEstimator):
         self.intercept_ = float((y_mean - x_mean @ c) * y_scale) if self.fit_intercept else 0.0
         return self
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Predicted latency, shape ``(n,)``."""
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        return X @ self.coef_ + self.intercept_
-
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.regressor_tags.poor_score = True  # c >= 0 cannot fit targets that fall with a feature
@@ -133,7 +143,7 @@ class NonNegativeLinearRegressor(RegressorMixin, BaseEstimator):
 FREE, IGNORED = -1, -2
 
 
-class FactorisedLUTRegressor(RegressorMixin, BaseEstimator):
+class FactorisedLUTRegressor(_LinearModel):
     """A per-decision look-up table of rank one, with free linear terms beside it.
 
     ``latency = b + sum_j s[d_j] * c[o_j] * x_j + sum_k beta_k * x_k``: each indicator column ``j``
@@ -177,10 +187,7 @@ class FactorisedLUTRegressor(RegressorMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> FactorisedLUTRegressor:
         """Fit on ``X`` (n, d) and ``y`` (n,); ``sample_weight`` (n,) optional. Returns ``self``."""
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
-        w = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        if self.alpha < 0:
-            raise ValueError(f"alpha must be >= 0, got {self.alpha}")
+        X, y, w = self._check_fit_input(X, y, sample_weight)
         n, d = X.shape
         lay = np.asarray(self.layout, dtype=np.int64).reshape(-1, 2) if len(self.layout) else np.full((d, 2), FREE)
         if lay.shape[0] != d:
@@ -234,12 +241,6 @@ class FactorisedLUTRegressor(RegressorMixin, BaseEstimator):
         self.coef_, self.intercept_ = coef, float(b0 * y_scale)
         self.scales_, self.option_costs_ = s, c * y_scale
         return self
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predicted latency, shape ``(n,)``."""
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        return X @ self.coef_ + self.intercept_
 
 
 # ---------------------------------------------------------------------- model kinds
