@@ -182,6 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--predictor-train", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--repeat-kd",
+        type=int,
+        default=0,
+        help="distil every student N more times (KD seeds seed+1..seed+N): the noise ceiling of tau, "
+        "i.e. how well one KD run's accuracy ranks the students of another",
+    )
+    ap.add_argument("--no-sensitivity", action="store_true", help="skip tau against calibration batches / images")
     ap.add_argument("--max-steps-per-epoch", type=int, help="cut KD epochs short (tests)")
     ap.add_argument("--results", help="merge the summary into this JSON file under --results-key")
     ap.add_argument("--results-key", default="cifar10")
@@ -216,15 +224,17 @@ def main(argv: list[str] | None = None) -> int:
         _loader(scoring, 256), steps=args.finetune_steps, calib_loader=calib, calib_batches=args.calib_batches,
         seed=args.seed,
     )  # fmt: skip
+    def distilled(a: Arch, i: int, repeat: int = 0) -> float:
+        """Top-1 on the evaluation split after ``autogtkd distill`` (KD seed ``seed + repeat``)."""
+        kd = KDConfig(epochs=args.kd_epochs, optim=OptimConfig(lr=0.05), seed=args.seed + repeat, device="cpu",
+                      threads=args.threads, channels_last=True, max_steps_per_epoch=args.max_steps_per_epoch)  # fmt: skip
+        where = out / "students" / (f"s{i}" if not repeat else f"s{i}-r{repeat}")
+        model, _ = distill(teacher, a, space=space, data=data, config=kd, init="inherit", supernet=supernet,
+                           out_dir=where, progress=False)  # fmt: skip
+        return top1(model, _loader(evaluation, 500), torch.device("cpu"))
+
     rows = []
     for i, a in enumerate(students):
-        kd = KDConfig(epochs=args.kd_epochs, optim=OptimConfig(lr=0.05), seed=args.seed, device="cpu",
-                      threads=args.threads, channels_last=True, max_steps_per_epoch=args.max_steps_per_epoch)  # fmt: skip
-
-        def distilled(a: Arch = a, i: int = i, kd: KDConfig = kd) -> float:
-            model, _ = distill(teacher, a, space=space, data=data, config=kd, init="inherit", supernet=supernet,
-                               out_dir=out / "students" / f"s{i}", progress=False)  # fmt: skip
-            return top1(model, _loader(evaluation, 500), torch.device("cpu"))
 
         rows.append({
             "index": i,
@@ -232,10 +242,27 @@ def main(argv: list[str] | None = None) -> int:
             "mflops": space.flops(a) / 1e6,
             "inherit": scored(f"inherit s{i}", lambda a=a: float(inherit.evaluate(a)["accuracy"])),
             "finetune": scored(f"finetune s{i}", lambda a=a: float(finetune.evaluate(a)["accuracy"])),
-            "distilled": scored(f"distilled s{i}", distilled),
+            "distilled": scored(f"distilled s{i}", lambda a=a, i=i: distilled(a, i)),
         })  # fmt: skip
         print(f"student {i} ({rows[-1]['mflops']:.1f} MFLOPs): inherit {rows[-1]['inherit']:.4f}, finetune "
               f"{rows[-1]['finetune']:.4f}, distilled {rows[-1]['distilled']:.4f}", flush=True)  # fmt: skip
+
+    # the noise ceiling: the same students distilled again with other KD seeds
+    for r in range(1, args.repeat_kd + 1):
+        for i, (row, a) in enumerate(zip(rows, students, strict=True)):
+            row[f"distilled_r{r}"] = scored(f"distilled r{r} s{i}", lambda a=a, i=i, r=r: distilled(a, i, r))
+            print(f"student {i}: distilled again (KD seed {args.seed + r}) {row[f'distilled_r{r}']:.4f}", flush=True)
+    repeats = [[100 * row[f"distilled_r{r}"] for row in rows] for r in range(1, args.repeat_kd + 1)]
+    noise = None
+    if repeats:
+        first = [100 * row["distilled"] for row in rows]
+        runs = np.array([first, *repeats])
+        noise = {
+            "kd_runs": len(runs),
+            "kendall_tau_between_runs": rank_stats(repeats[0], first),
+            "student_sd_points": float(np.mean(np.std(runs, axis=0, ddof=1))),
+            "spread_points": float(np.std(runs.mean(axis=0), ddof=1)),
+        }
 
     # the predictor: fitted on the inherit scores of other uniform architectures, as prescreening
     rng = np.random.default_rng(args.seed + 1)
@@ -260,14 +287,14 @@ def main(argv: list[str] | None = None) -> int:
 
     # sensitivity of the inherit ranking to calibration batches and scoring images
     sens: dict[str, Any] = {"calib_batches": {}, "scoring_images": {}}
-    for cb in (1, 2, 4, 8):
+    for cb in () if args.no_sensitivity else (1, 2, 4, 8):
         sc = InheritScorer(supernet, calib, _loader(scoring, 256), calib_batches=cb)
         v = [
             scored(f"inherit cb{cb} s{i}", lambda a=a, sc=sc: float(sc.evaluate(a)["accuracy"]))
             for i, a in enumerate(students)
         ]
         sens["calib_batches"][str(cb)] = rank_stats(v, truth)["kendall_tau"]
-    for n_img in (256, 512, 1024, len(scoring)):
+    for n_img in () if args.no_sensitivity else (256, 512, 1024, len(scoring)):
         n_img = min(n_img, len(scoring))
         sub = ImageTensorDataset(scoring.images[:n_img], scoring.labels[:n_img], mean=data.mean, std=data.std)
         sc = InheritScorer(supernet, calib, _loader(sub, 256), calib_batches=args.calib_batches)
@@ -306,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         "predictor_train": len(others),
         "scorers": scorers,
         "sensitivity_kendall_tau": sens,
+        "noise_ceiling": noise,
         "inherit_cost": {
             "seconds": t_score,
             "forward_floor_seconds": t_floor,
@@ -327,6 +355,12 @@ def main(argv: list[str] | None = None) -> int:
         regs = ", ".join(f"{r['budget_mflops']:.0f}M: {r['regret']:.2f}" for r in st["regrets"])
         print(
             f"{name:9s} tau {st['kendall_tau']:+.2f} [{lo:+.2f}, {hi:+.2f}]  rho {st['spearman']:+.2f}  regret (points) {regs}"
+        )
+    if noise is not None:
+        nt = noise["kendall_tau_between_runs"]
+        print(
+            f"noise ceiling: tau between KD runs {nt['kendall_tau']:+.2f} [{nt['ci95'][0]:+.2f}, {nt['ci95'][1]:+.2f}]; "
+            f"student sd {noise['student_sd_points']:.2f} points, spread of students {noise['spread_points']:.2f} points"
         )
     print(f"inherit tau vs calibration batches {sens['calib_batches']}; vs scoring images {sens['scoring_images']}")
     print(f"inherit: {t_score:.2f} s per student, forward floor {t_floor:.2f} s ({t_score / max(t_floor, 1e-9):.2f}x)")

@@ -70,3 +70,13 @@ def test_fidelity_script_end_to_end(tmp_path: Path, write_cifar10) -> None:
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     assert again.returncode == 0
     assert json.loads((tmp_path / "summary.json").read_text())["cifar10"]["rows"] == res["rows"]
+    # one more KD run per student (another KD seed): the noise ceiling of tau; the rest stays cached
+    r = subprocess.run([*cmd, "--repeat-kd", "1", "--no-sensitivity"], capture_output=True, text=True, timeout=600,
+                       check=False)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    res2 = json.loads((tmp_path / "summary.json").read_text())["cifar10"]
+    noise = res2["noise_ceiling"]
+    assert noise["kd_runs"] == 2 and noise["student_sd_points"] >= 0
+    assert set(noise["kendall_tau_between_runs"]) >= {"kendall_tau", "ci95"}
+    assert (tmp_path / "fid" / "students" / "s0-r1" / "student.pt").is_file()
+    assert [row["distilled"] for row in res2["rows"]] == [row["distilled"] for row in res["rows"]]
