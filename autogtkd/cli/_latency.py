@@ -76,6 +76,9 @@ def _add_fit(lsub: Any) -> None:
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--cv", type=int, default=5, help="cross-validation folds of the model choice (default 5)")
     f.add_argument("--no-refit", action="store_true", help="save the model fitted on the training split only")
+    f.add_argument("--transfer-from", nargs="+", default=[], metavar="OTHER.jsonl",
+                   help="measurement files of the same space on other targets: a new target needs ~10 measurements "
+                        "of its own (model 'transfer': a non-negative combination of their linear models)")
     f.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     f.set_defaults(func=_fit)
 
@@ -171,8 +174,9 @@ def _fit(args: argparse.Namespace) -> int:
 
     meas = read_measurements(args.file)
     space = resolve_space(meas.header, args.space, args.file)
+    sources = [read_measurements(f) for f in args.transfer_from]
     pred, metrics = fit_predictor(meas, space, model=args.model, target=args.target, test_size=args.test_size,
-                                  seed=args.seed, refit=not args.no_refit, cv=args.cv)
+                                  seed=args.seed, refit=not args.no_refit, cv=args.cv, sources=sources)
     saved = []
     if args.out:
         saved.append(str(pred.save(args.out)))

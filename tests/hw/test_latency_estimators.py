@@ -2,8 +2,8 @@
 
 No check is skipped by us. sklearn itself skips a few (shown as skipped by pytest) because they
 cannot apply here: the pandas-input checks (pandas is not installed) and the array-API checks
-(``SCIPY_ARRAY_API`` is unset). ``NonNegativeLinearRegressor`` and ``FactorisedLUTRegressor`` (here
-without a layout: every column free) accept sample weights and pass the weight-equivalence checks; ``LatencyRegressor`` takes none, so sklearn does not run them for it.
+(``SCIPY_ARRAY_API`` is unset). ``NonNegativeLinearRegressor``, ``FactorisedLUTRegressor`` (here without a layout: every column
+free) and ``TransferLinearRegressor`` (here without priors: least squares) accept sample weights and pass the weight-equivalence checks; ``LatencyRegressor`` takes none, so sklearn does not run them for it.
 ``NonNegativeLinearRegressor`` declares ``poor_score`` (its coefficients are constrained to be
 >= 0, so it cannot fit targets that fall with a feature; the score check is relaxed by sklearn).
 
@@ -17,12 +17,18 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from autogtkd.hw.latency import FactorisedLUTRegressor, LatencyRegressor, NonNegativeLinearRegressor
+from autogtkd.hw.latency import (
+    FactorisedLUTRegressor,
+    LatencyRegressor,
+    NonNegativeLinearRegressor,
+    TransferLinearRegressor,
+)
 
 ESTIMATORS = [
     NonNegativeLinearRegressor(),
     NonNegativeLinearRegressor(alpha=0.1, n_free=1),
     FactorisedLUTRegressor(),
+    TransferLinearRegressor(),
     LatencyRegressor(model="ridge"),
     LatencyRegressor(candidates=("lut", "analytic", "ridge"), cv=3),
     LatencyRegressor(model="extra_trees"),

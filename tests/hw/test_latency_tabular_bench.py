@@ -91,3 +91,21 @@ def test_latency_goals_compare_ours_at_50_with_the_best_baseline_at_100() -> Non
     assert not g["d1"]["met"] and g["d2"]["met"]  # ties meet the goal
     assert "accuracy" not in g
     assert "| d1 | autogtkd | – | 0.800 / 0.900 | – |" in tl.markdown(results, [25, 50, 100])
+
+
+def test_tabular_transfer_smoke(tmp_path: Path) -> None:
+    """Device b is 2 x device a + 0.5: from 5 measurements, transfer from a is exact; reruns resume."""
+    table = tmp_path / "tiny.csv"
+    write_table(table)
+    out, runs = tmp_path / "transfer.json", tmp_path / "transfer.jsonl"
+    args = ["--tables", str(table), "--sizes", "5", "--sets", "1", "--source-n", "20", "--test-n", "15"]
+    args += ["--runs", str(runs), "--json", str(out), "--quiet"]
+    bench = _module("tabular_transfer")
+    bench.main(args)
+    res = json.loads(out.read_text())["results"]["tiny"]
+    assert set(res) == {"a", "b"}
+    assert set(res["b"]["5"]) == {"transfer", "alone", "op_count"}
+    assert res["b"]["5"]["transfer"]["within_10pct"]["mean"] == 1.0
+    lines = runs.read_text().splitlines()
+    bench.main(args)  # every (device, set) is done: nothing runs again
+    assert runs.read_text().splitlines() == lines

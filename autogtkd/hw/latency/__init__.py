@@ -37,6 +37,7 @@ from autogtkd.hw.latency._models import (
     LatencyRegressor,
     ModelKind,
     NonNegativeLinearRegressor,
+    TransferLinearRegressor,
 )
 from autogtkd.hw.latency._predictor import (
     TRUSTED_TYPES,
@@ -79,6 +80,7 @@ __all__ = [
     "Measurements",
     "ModelKind",
     "NonNegativeLinearRegressor",
+    "TransferLinearRegressor",
     "autogtkd_home",
     "fit_predictor",
     "latency_metrics",

@@ -44,11 +44,13 @@ __all__ = [
     "LUT_ALPHAS",
     "MANY_SHOT_KINDS",
     "MODEL_KINDS",
+    "SOURCE_KINDS",
     "FactorisedLUTRegressor",
     "KindContext",
     "LatencyRegressor",
     "ModelKind",
     "NonNegativeLinearRegressor",
+    "TransferLinearRegressor",
     "one_standard_error",
 ]
 
@@ -137,6 +139,57 @@ class NonNegativeLinearRegressor(_LinearModel):
         tags = super().__sklearn_tags__()
         tags.regressor_tags.poor_score = True  # c >= 0 cannot fit targets that fall with a feature
         return tags
+
+
+class TransferLinearRegressor(_LinearModel):
+    """A new device's latency as a non-negative combination of other devices' linear models.
+
+    ``priors`` holds K fitted linear models of the same feature columns (rows ``[coef..., intercept]``,
+    e.g. look-up tables fitted on other hardware targets' measurements); the new device's latency is
+    ``b + sum_k a_k * prior_k(x)`` with ``a_k >= 0``, fitted (relative weights when given) on its few
+    measurements: K + 1 parameters, so ~10 measurements suffice where a LUT of its own needs hundreds.
+    The fitted model is again linear in ``x`` (``coef_ = a @ priors[:, :-1]``), so it is saved and
+    predicts like any other.
+
+    Args:
+        priors: shape ``(K, d + 1)``; ``None``: no transfer (plain least squares on ``x``).
+
+    Attributes:
+        weights_: ``a``, shape ``(K,)``.
+        coef_: per-column coefficients in ms, shape ``(d,)``.
+        intercept_: ms.
+
+    Example:
+        >>> X = np.eye(4)
+        >>> priors = np.array([[1.0, 2.0, 3.0, 4.0, 0.0], [1.0, 1.0, 5.0, 1.0, 0.0]])
+        >>> m = TransferLinearRegressor(priors=priors).fit(X[:3], 2.0 * X[:3] @ [1.0, 2.0, 3.0, 4.0] + 1.0)
+        >>> np.round(m.predict(X[3:]), 6).tolist()   # the unseen column, priced by the first prior
+        [9.0]
+    """
+
+    alpha = 0.0  # no penalty: K + 1 parameters
+
+    def __init__(self, priors: np.ndarray | None = None) -> None:
+        self.priors = priors
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> TransferLinearRegressor:
+        """Fit on ``X`` (n, d) and ``y`` (n,); ``sample_weight`` (n,) optional. Returns ``self``."""
+        X, y, w = self._check_fit_input(X, y, sample_weight)
+        d = X.shape[1]
+        P = np.zeros((0, d + 1)) if self.priors is None else np.asarray(self.priors, dtype=np.float64)
+        if P.ndim != 2 or P.shape[1] != d + 1:
+            raise ValueError(f"priors must have shape (K, {d + 1}), got {P.shape}")
+        if not len(P):
+            m = NonNegativeLinearRegressor().fit(np.hstack([X, -X]), y, sample_weight=w)  # signed least squares
+            self.weights_ = np.zeros(0)
+            self.coef_, self.intercept_ = m.coef_[:d] - m.coef_[d:], m.intercept_
+            return self
+        Z = X @ P[:, :d].T + P[:, d]
+        m = NonNegativeLinearRegressor().fit(Z, y, sample_weight=w)
+        self.weights_ = m.coef_
+        self.coef_ = m.coef_ @ P[:, :d]
+        self.intercept_ = float(m.intercept_ + m.coef_ @ P[:, d])
+        return self
 
 
 #: layout codes of :class:`FactorisedLUTRegressor` for columns outside the factorised table
@@ -253,11 +306,13 @@ class KindContext:
         n_free: leading columns of the kind's view without penalty (the analytic ones).
         layout: per column of the kind's view, its ``(decision, option)`` in a shared option set
             (see :class:`FactorisedLUTRegressor`); empty when the space has none.
+        priors: other devices' linear models of all columns (see :class:`TransferLinearRegressor`).
     """
 
     random_state: int = 0
     n_free: int = 0
     layout: tuple[tuple[int, int], ...] = ()
+    priors: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -270,6 +325,7 @@ class ModelKind:
         log_target: fit ``log(latency)`` (relative errors) instead of latency.
         relative_weights: fit with ``sample_weight = 1 / y^2`` (relative squared error).
         needs_layout: usable only when the columns form a table of shared options (``layout``).
+        needs_priors: usable only with other devices' models (``priors``).
     """
 
     make: Callable[[KindContext], Any]
@@ -277,6 +333,7 @@ class ModelKind:
     log_target: bool = False
     relative_weights: bool = False
     needs_layout: bool = False
+    needs_priors: bool = False
 
 
 MODEL_KINDS: Registry[ModelKind] = Registry("latency model kind")
@@ -299,6 +356,12 @@ MODEL_KINDS.register(
         view="additive",
         relative_weights=True,
         needs_layout=True,
+    ),
+)
+MODEL_KINDS.register(
+    "transfer",
+    lambda **kw: ModelKind(
+        lambda ctx: TransferLinearRegressor(priors=ctx.priors), relative_weights=True, needs_priors=True
     ),
 )
 MODEL_KINDS.register(
@@ -343,9 +406,14 @@ FEW_SHOT_KINDS_NO_COSTS: tuple[str, ...] = ("analytic", "factorised", "lut", "ri
 MANY_SHOT_KINDS: tuple[str, ...] = ("lut", "analytic", "factorised", "ridge", "gbr", "rf", "extra_trees")
 
 
-_LINEAR_KINDS = ("lut", "analytic", "factorised", "ridge")
+#: kinds a source target's model is chosen from when it serves as a prior of "transfer" (linear in the
+#: features, see LatencyRegressor.linear_model)
+SOURCE_KINDS: tuple[str, ...] = ("analytic", "factorised", "lut")
+
+_LINEAR_KINDS = ("lut", "analytic", "factorised", "ridge", "transfer")
 #: simplicity order of the one-standard-error rule (lower = simpler; unlisted kinds come last)
 COMPLEXITY: dict[str, int] = {
+    "transfer": -1,
     "analytic": 0,
     "factorised": 1,
     "lut": 2,
@@ -409,6 +477,9 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
         layout: per analytic + LUT column, its ``(decision, option)`` in a table of shared options
             or ``(FREE, FREE)`` / ``(IGNORED, IGNORED)`` (``ArchFeaturizer.factor_layout``); the
             ``"factorised"`` kind is tried only when it is given.
+        priors: other hardware targets' linear models of all columns, shape ``(K, d + 1)`` (see
+            :meth:`linear_model`); ``"auto"`` then also tries (and prefers, being the simplest)
+            ``"transfer"``, their non-negative combination.
 
     Attributes:
         model_: the kind chosen (``"lut"``, ...).
@@ -433,8 +504,10 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
         selection: str = "one_se",
         layer_costs: bool = True,
         layout: tuple[tuple[int, int], ...] = (),
+        priors: np.ndarray | None = None,
     ) -> None:
         self.layout = layout
+        self.priors = priors
         self.model = model
         self.selection = selection
         self.layer_costs = layer_costs
@@ -454,7 +527,10 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
         return (0, d)
 
     def _usable(self, name: str) -> bool:
-        if MODEL_KINDS.create(name).needs_layout and not any(dec >= 0 for dec, _ in self.layout):
+        kind = MODEL_KINDS.create(name)
+        if kind.needs_layout and not any(dec >= 0 for dec, _ in self.layout):
+            return False
+        if kind.needs_priors and (self.priors is None or not len(self.priors)):
             return False
         if name == "lut":
             return self.n_lut > 0 or self.model == "lut" or self.candidates is not None
@@ -468,7 +544,7 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
         kind = MODEL_KINDS.create(name, **params)
         start, stop = self._view(kind.view, X.shape[1])
         layout = tuple(self.layout[start:stop]) if len(self.layout) >= stop else ()
-        est = kind.make(KindContext(self.random_state, min(self.n_analytic, stop), layout))
+        est = kind.make(KindContext(self.random_state, min(self.n_analytic, stop), layout, self.priors))
         log_target = kind.log_target and bool(np.all(y > 0))
         target = np.log(y) if log_target else y
         Xv = X[:, start:stop]
@@ -495,6 +571,7 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
         elif self.model == "auto":
             costs = self.layer_costs and self.n_analytic + self.n_lut > 0
             kinds = (FEW_SHOT_KINDS if costs else FEW_SHOT_KINDS_NO_COSTS) if self.few_shot_ else MANY_SHOT_KINDS
+            kinds = ("transfer", *kinds)  # tried only with priors
         else:
             MODEL_KINDS.get(self.model)  # unknown names raise with the valid ones listed
             kinds = (self.model,)
@@ -529,6 +606,19 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
         self.model_, self.params_ = cands[best]
         self.estimator_, self.log_target_, self.columns_ = self._fit_one(self.model_, self.params_, X, y)
         return self
+
+    def linear_model(self) -> np.ndarray | None:
+        """The fitted model as one row ``[coef over all columns..., intercept]`` (ms) when it is linear
+        in the features (``lut``, ``analytic``, ``factorised``, ``transfer``), else ``None``: what
+        :class:`TransferLinearRegressor` takes as a prior."""
+        check_is_fitted(self)
+        est = self.estimator_
+        if self.log_target_ or not isinstance(est, _LinearModel):
+            return None
+        row = np.zeros(self.n_features_in_ + 1)
+        row[self.columns_[0] : self.columns_[1]] = est.coef_
+        row[-1] = est.intercept_
+        return row
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted latency in ms, shape ``(n,)``."""

@@ -22,6 +22,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from autogtkd.exceptions import AutoGTKDError, PredictorError
 from autogtkd.hw.latency._features import ArchFeaturizer
-from autogtkd.hw.latency._models import LatencyRegressor
+from autogtkd.hw.latency._models import SOURCE_KINDS, LatencyRegressor
 from autogtkd.hw.latency._records import Measurements
 from autogtkd.space import SearchSpace, space_hash, space_hash_matches
 
@@ -55,6 +56,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "autogtkd.hw.latency._models.FactorisedLUTRegressor",
     "autogtkd.hw.latency._models.LatencyRegressor",
     "autogtkd.hw.latency._models.NonNegativeLinearRegressor",
+    "autogtkd.hw.latency._models.TransferLinearRegressor",
     "sklearn.tree._tree.Tree",
 )
 
@@ -152,19 +154,29 @@ class LatencyPredictor(BaseEstimator):
         self.few_shot_max = few_shot_max
         self.random_state = random_state
 
-    def fit(self, archs: Sequence[Mapping[str, Any]], latency_ms: Sequence[float] | np.ndarray) -> LatencyPredictor:
-        """Fit on architectures and their measured latencies in ms. Returns ``self``."""
+    def fit(
+        self,
+        archs: Sequence[Mapping[str, Any]],
+        latency_ms: Sequence[float] | np.ndarray,
+        *,
+        sources: Sequence[tuple[Sequence[Mapping[str, Any]], Sequence[float] | np.ndarray]] = (),
+    ) -> LatencyPredictor:
+        """Fit on architectures and their measured latencies in ms. Returns ``self``.
+
+        ``sources``: measurements of the same space on *other* hardware targets, ``[(archs, ms), ...]``,
+        for a new target with few measurements of its own: each source gets a linear model
+        (``analytic`` / ``factorised`` / ``lut``, chosen by cross-validation) and ``model="auto"``
+        also tries ``"transfer"``, a non-negative combination of them fitted on this target's
+        measurements (K + 1 parameters; see :class:`TransferLinearRegressor`).
+        """
         if self.space is None:
             raise PredictorError("LatencyPredictor needs a search space")
-        canon = [self.space.canonical(a) for a in archs]
-        y = np.asarray(latency_ms, dtype=np.float64)
-        if len(canon) != y.shape[0]:
-            raise PredictorError(f"{len(canon)} architectures but {y.shape[0]} latencies")
-        if len(canon) < 3:
-            raise PredictorError(f"need at least 3 measurements to fit a latency predictor, got {len(canon)}")
-        self.featurizer_ = ArchFeaturizer.fit(self.space, canon, features=self.features)
-        self.regressor_ = LatencyRegressor(
-            model=self.model,
+        canon, y = self._checked(archs, latency_ms, "")
+        src = [self._checked(a, ms, f"source {i}: ") for i, (a, ms) in enumerate(sources)]
+        pool = canon + [x for measured, _ in src for x in measured]
+        self.featurizer_ = ArchFeaturizer.fit(self.space, pool, features=self.features)
+        regressor = partial(
+            LatencyRegressor,
             n_analytic=self.featurizer_.n_analytic,
             n_lut=self.featurizer_.n_lut,
             cv=self.cv,
@@ -172,11 +184,31 @@ class LatencyPredictor(BaseEstimator):
             random_state=self.random_state,
             layer_costs=bool(self.featurizer_.kinds),
             layout=self.featurizer_.factor_layout,
-        ).fit(self.featurizer_.transform(canon), y)
+        )
+        priors = [
+            regressor(candidates=SOURCE_KINDS).fit(self.featurizer_.transform(a), ms).linear_model() for a, ms in src
+        ]
+        self.regressor_ = regressor(model=self.model, priors=np.array(priors) if priors else None).fit(
+            self.featurizer_.transform(canon), y
+        )
         self.n_train_ = len(canon)
         self.__dict__.pop("loaded_manifest_", None)
         self.info_: dict[str, Any] = getattr(self, "info_", {})
+        if src:
+            self.info_["transfer"] = {"sources": len(src), "source_measurements": [len(a) for a, _ in src]}
         return self
+
+    def _checked(
+        self, archs: Sequence[Mapping[str, Any]], latency_ms: Sequence[float] | np.ndarray, what: str
+    ) -> tuple[list[Any], np.ndarray]:
+        assert self.space is not None
+        canon = [self.space.canonical(a) for a in archs]
+        y = np.asarray(latency_ms, dtype=np.float64)
+        if len(canon) != y.shape[0]:
+            raise PredictorError(f"{what}{len(canon)} architectures but {y.shape[0]} latencies")
+        if len(canon) < 3:
+            raise PredictorError(f"{what}need at least 3 measurements to fit a latency predictor, got {len(canon)}")
+        return canon, y
 
     def predict(self, archs: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Predicted latencies in ms, shape ``(n,)``."""
@@ -366,15 +398,22 @@ def fit_predictor(
     refit: bool = True,
     cv: int = 5,
     few_shot_max: int = 100,
+    sources: Sequence[Measurements] = (),
 ) -> tuple[LatencyPredictor, dict[str, Any]]:
     """Fit a predictor on a measurement file and report held-out metrics.
 
     The records are split at random (``seed``) into ``1 - test_size`` training and ``test_size``
     held-out measurements; metrics (:func:`latency_metrics` plus ``n_train``/``n_test``) come from
     the held-out part. With ``refit`` the returned predictor is then refitted on all records.
-    Repeated architectures are averaged first (median).
+    Repeated architectures are averaged first (median). ``sources``: measurement files of the same
+    space on other targets, to transfer from (see :meth:`LatencyPredictor.fit`).
     """
     archs, y = _dedupe(space, measurements)
+    for m in sources:
+        h = m.header.get("space_hash")
+        if h is not None and not space_hash_matches(h, space):
+            raise PredictorError(f"{m.path}: measured on space {m.header.get('space')!r}, not {space.name!r}")
+    src = [_dedupe(space, m) for m in sources]
     if len(archs) < 5:
         raise PredictorError(
             f"{measurements.path or 'measurements'}: need at least 5 distinct architectures, got {len(archs)}"
@@ -387,16 +426,17 @@ def fit_predictor(
     test, train = order[:n_test], order[n_test:]
     name = target or str(measurements.header.get("target") or "local")
     kwargs = {"model": model, "target": name, "cv": cv, "few_shot_max": few_shot_max, "random_state": seed}
-    pred = LatencyPredictor(space, **kwargs).fit([archs[i] for i in train], y[train])  # type: ignore[arg-type]
+    pred = LatencyPredictor(space, **kwargs).fit([archs[i] for i in train], y[train], sources=src)  # type: ignore[arg-type]
     metrics: dict[str, Any] = latency_metrics(y[test], pred.predict([archs[i] for i in test]))
     metrics.update(n_train=int(train.size), n_test=int(test.size), model=pred.regressor_.model_)
     if refit:
-        pred = LatencyPredictor(space, **kwargs).fit(archs, y)  # type: ignore[arg-type]
+        pred = LatencyPredictor(space, **kwargs).fit(archs, y, sources=src)  # type: ignore[arg-type]
     header = measurements.header
     pred.info_ = {
         "measurement": {k: header[k] for k in _MEASUREMENT_KEYS if k in header},
         "metrics": {**metrics, "evaluated_on": "held-out split", "test_size": test_size, "seed": seed},
         "source": {"file": os.path.basename(measurements.path), "n_records": len(measurements)},
+        **({"transfer": pred.info_["transfer"]} if src else {}),
     }
     return pred, metrics
 
