@@ -194,6 +194,7 @@ class LatencyPredictor(BaseEstimator):
         self.n_train_ = len(canon)
         self.__dict__.pop("loaded_manifest_", None)
         self.info_: dict[str, Any] = getattr(self, "info_", {})
+        self.info_.pop("transfer", None)
         if src:
             self.info_["transfer"] = {"sources": len(src), "source_measurements": [len(a) for a, _ in src]}
         return self
