@@ -130,13 +130,18 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
                     groups.setdefault((r["table"], r["device"], pred, metric, r["n"]), []).append(float(v))
     out: dict[str, Any] = {}
     for (tab, dev, pred, metric, n), vs in sorted(groups.items()):
-        v = np.array(vs)
-        out.setdefault(tab, {}).setdefault(dev, {}).setdefault(pred, {}).setdefault(metric, {})[str(n)] = {
-            "mean": round(float(v.mean()), 4),
-            "std": round(float(v.std(ddof=1)) if v.size > 1 else 0.0, 4),
-            "sets": int(v.size),
-        }
+        out.setdefault(tab, {}).setdefault(dev, {}).setdefault(pred, {}).setdefault(metric, {})[str(n)] = mean_std(vs)
     return out
+
+
+def mean_std(values: Sequence[float]) -> dict[str, Any]:
+    """``{mean, std (ddof 1; 0 for one value), sets}`` of one metric over training sets, rounded to 4 places."""
+    v = np.asarray(values, dtype=float)
+    return {
+        "mean": round(float(v.mean()), 4),
+        "std": round(float(v.std(ddof=1)) if v.size > 1 else 0.0, 4),
+        "sets": int(v.size),
+    }
 
 
 BASELINES = ("flops_linear", "onehot_lut", "op_count")

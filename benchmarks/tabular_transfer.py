@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tabular_latency import DEFAULT_TABLES, Table, _lstsq, _metrics
+from tabular_latency import DEFAULT_TABLES, Table, _lstsq, _metrics, mean_std
 
 from autogtkd._io import atomic_write_json
 from autogtkd.hw.latency import LatencyPredictor
@@ -67,7 +67,7 @@ def run_device(table: Table, dev: str, s: int, sizes: Sequence[int], source_n: i
 
 
 def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """``{table: {device: {n: {predictor: {metric: {mean, std, sets}}}}}}`` plus the mean over devices."""
+    """``{table: {device: {n: {predictor: {metric: {mean, std, sets}}}}}}``."""
     groups: dict[tuple[str, str, str, str, str], list[float]] = {}
     for r in records:
         for n, per in r["result"].items():
@@ -76,12 +76,7 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
                     groups.setdefault((r["table"], r["device"], n, pred, metric), []).append(float(ms[metric]))
     out: dict[str, Any] = {}
     for (tab, dev, n, pred, metric), vs in sorted(groups.items()):
-        v = np.array(vs)
-        out.setdefault(tab, {}).setdefault(dev, {}).setdefault(n, {}).setdefault(pred, {})[metric] = {
-            "mean": round(float(v.mean()), 4),
-            "std": round(float(v.std(ddof=1)) if v.size > 1 else 0.0, 4),
-            "sets": int(v.size),
-        }
+        out.setdefault(tab, {}).setdefault(dev, {}).setdefault(n, {}).setdefault(pred, {})[metric] = mean_std(vs)
     return out
 
 
