@@ -99,7 +99,8 @@ class StudentBranches(nn.Module):
         include_head_only: also branch into the head alone (see module doc).
 
     Example:
-        >>> logits = branches(teacher_feats, supernet, arch)   # doctest: +SKIP  list of (N, classes)
+        >>> logits = branches(teacher_feats, supernet, arch)   # doctest: +SKIP
+        >>> # logits: a list of (N, classes) tensors, one per branch
     """
 
     def __init__(
