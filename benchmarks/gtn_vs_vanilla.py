@@ -1,4 +1,4 @@
-"""GTN vs vanilla teacher on CIFAR-10: the pre-registered experiment of docs/benchmarks_gtn.md.
+"""GTN vs vanilla teacher on CIFAR-10 (or CIFAR-100): the pre-registered experiment of docs/benchmarks_gtn.md.
 
 Question: does a generic teacher (GTN), trained once with the student supernet, distil better into
 students of the pool than a vanilla teacher (teacher-only effect, B − A), and does the autogtkd
@@ -36,7 +36,7 @@ Usage::
     # stage 2 (variants, teacher-only, chosen on the selection split)
     python benchmarks/gtn_vs_vanilla.py --preset cpu --jobs 2 --stage variants --variant fpoff:full_path=off \\
         --data-dir ../shared/data --out bench/gtn
-    # GPU, 32 px, the whole training set
+    # GPU, 32 px, the whole training set (CIFAR-100: --dataset cifar100, DATA holding cifar-100-python)
     python benchmarks/gtn_vs_vanilla.py --preset gpu --device cuda --jobs 4 --data-dir DATA --out bench/gtn-gpu
 """
 
@@ -70,6 +70,8 @@ from autogtkd.train import DatasetSpec, KDConfig, OptimConfig, TrainConfig, dist
 from autogtkd.train._run import CHECKPOINT_NAME
 from autogtkd.train._steps import teacher_step
 
+DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
+NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
 ARMS: tuple[str, ...] = ("vanilla", "gtn", "nokd", "ofa", "pipeline")
 ARM_LETTER = {"vanilla": "A", "gtn": "B", "nokd": "C", "ofa": "D", "pipeline": "E"}
 
@@ -145,6 +147,7 @@ class Settings:
     batch_size: int
     max_steps_per_epoch: int | None
     data_dir: str
+    dataset: str = "cifar10"  # or "cifar100" (the official python archives under data_dir)
     eval_split: str = "val"
     eval_batches: int = 2  # per-epoch logs on the first 2 batches of 256 selection images (final numbers: whole splits)
     lr: float = 0.05
@@ -230,14 +233,14 @@ def load_splits(s: Settings) -> tuple[DataSplits, ImageTensorDataset, ImageTenso
 def _read_splits(s: Settings) -> tuple[DataSplits, ImageTensorDataset, ImageTensorDataset]:
     """``(training data whose val is the selection split, selection split, evaluation split)``.
 
-    A stratified subset of ``train + selection + eval`` images of the CIFAR-10 training batches is
+    A stratified subset of ``train + selection + eval`` images of the dataset's training set is
     split (seed 0) into training and held-out images, and the held-out ones (seed 1) into the selection
     and evaluation splits. ``eval_split="test"`` replaces the evaluation split by the official test batch.
     """
     held = s.selection_images + s.eval_images
     total = s.train_images + held
     base = load_data(
-        "cifar10", data_dir=s.data_dir, image_size=s.image_size, val_fraction=held / total, seed=0, subset=total
+        s.dataset, data_dir=s.data_dir, image_size=s.image_size, val_fraction=held / total, seed=0, subset=total
     )
     rest, sel_idx = stratified_split(base.val.labels.numpy(), s.selection_images / held, np.random.default_rng(1))
 
@@ -247,7 +250,7 @@ def _read_splits(s: Settings) -> tuple[DataSplits, ImageTensorDataset, ImageTens
 
     selection, evaluation = part(sel_idx), part(rest)
     if s.eval_split == "test":
-        evaluation = load_test_split("cifar10", s.data_dir, image_size=s.image_size).data
+        evaluation = load_test_split(s.dataset, s.data_dir, image_size=s.image_size).data
     return replace(base, val=selection), selection, evaluation
 
 
@@ -257,7 +260,7 @@ def dataset_spec(s: Settings) -> DatasetSpec:
     held = s.selection_images + s.eval_images
     total = s.train_images + held
     return DatasetSpec(
-        name="cifar10", data_dir=s.data_dir, image_size=s.image_size, val_fraction=held / total, seed=0, subset=total
+        name=s.dataset, data_dir=s.data_dir, image_size=s.image_size, val_fraction=held / total, seed=0, subset=total
     )
 
 
@@ -277,7 +280,7 @@ def teacher_fit(
     model: torch.nn.Module, ds: ImageTensorDataset, temperature: float, *, batch: int = 500
 ) -> dict[str, float]:
     """Train top-1 (no augmentation) and mean softmax entropy (nats) at the KD temperature on ``ds``:
-    an underfit teacher's soft targets are already soft (entropy near ln 10 = 2.30)."""
+    an underfit teacher's soft targets are already soft (entropy near ln C, e.g. ln 10 = 2.30)."""
     model.eval()
     correct, entropy = 0, 0.0
     for i in range(0, len(ds), batch):
@@ -561,9 +564,9 @@ def summarise(
     out: dict[str, Any] = {
         "stage": stage,
         "eval_images": eval_images,
-        "eval_split": "official CIFAR-10 test batch"
+        "eval_split": f"the official {DATASET_NAMES[s.dataset]} test set"
         if s.eval_split == "test"
-        else (f"{eval_images} held-out images of the CIFAR-10 training batches (stratified; not the test set)"),
+        else f"{eval_images} held-out images of the {DATASET_NAMES[s.dataset]} training set (stratified; not the test set)",
         "pairs": len(pairs),
         "students": [{"index": i, "mflops": space.flops(a) / 1e6, "arch": a.to_dict()} for i, a in enumerate(students)],
         "teachers": sorted(teachers, key=lambda t: (t["name"], t["seed"])),
@@ -685,10 +688,11 @@ def render(r: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------------------- throughput
-def throughput(s: Settings, num_classes: int = 10, steps: int = 5) -> dict[str, float]:
+def throughput(s: Settings, steps: int = 5) -> dict[str, float]:
     """Training images/s of one optimiser step of the teacher (CE), the GTN step (``s.gtn``) and the OFA
     supernet step (one random path distilled from a frozen teacher), on random tensors, alone."""
     _setup(s)
+    num_classes = NUM_CLASSES[s.dataset]
     torch.manual_seed(0)
     space = resolve_space(s.space, num_classes)
     dev = torch.device("cuda" if s.device == "cuda" else "cpu")
@@ -760,7 +764,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
-    ap.add_argument("--data-dir", default="../shared/data", help="folder holding cifar-10-batches-py")
+    ap.add_argument("--dataset", choices=sorted(NUM_CLASSES), default="cifar10")
+    ap.add_argument(
+        "--data-dir", default="../shared/data", help="folder holding cifar-10-batches-py (cifar-100-python)"
+    )
     ap.add_argument(
         "--out", required=True, help="work folder (runs/, students/, settings.json, results-*.json, report-*.md)"
     )
@@ -770,7 +777,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--eval-split",
         choices=("val", "test"),
         default="val",
-        help="val: the held-out evaluation split; test: the official CIFAR-10 test batch (exit 2 if absent)",
+        help="val: the held-out evaluation split; test: the official test set (exit 2 if absent)",
     )
     ap.add_argument(
         "--variant",
@@ -812,6 +819,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings(
         preset=args.preset,
         data_dir=str(args.data_dir),
+        dataset=args.dataset,
         eval_split=args.eval_split,
         device=args.device,
         threads=args.threads or None,
@@ -842,7 +850,7 @@ def main(argv: list[str] | None = None) -> int:
     except (AutoGTKDError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    space = resolve_space(s.space, 10)
+    space = resolve_space(s.space, NUM_CLASSES[s.dataset])
     students = pick_students(space, s.students, seed=0)
     tasks = plan(out, s, students, variants, args.stage)
     if args.stage == "variants":  # the references: arm A (the main stage's vanilla teachers and students)

@@ -133,6 +133,22 @@ def test_missing_test_split_is_one_line_exit_2(tmp_path: Path, write_cifar10) ->
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "test_batch" in r.stderr
 
 
+def test_cifar100_without_its_archive_is_one_line_exit_2(tmp_path: Path, write_cifar10) -> None:
+    write_cifar10(tmp_path / "data" / "cifar-10-batches-py", per_batch=40)  # CIFAR-10 only
+    cmd = [sys.executable, str(SCRIPT), "--preset", "toy", "--dataset", "cifar100", "--data-dir",
+           str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--jobs", "0"]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "cifar-100" in r.stderr
+
+
+def test_settings_written_before_the_dataset_option_still_match(bench) -> None:
+    s = bench.settings_from_args(bench.build_parser().parse_args(["--out", "x"]))
+    old = {k: v for k, v in bench.asdict(s).items() if k != "dataset"}  # a settings.json of an earlier run
+    assert bench.Settings(**old).identity() == s.identity()
+    c100 = bench.settings_from_args(bench.build_parser().parse_args(["--out", "x", "--dataset", "cifar100"]))
+    assert c100.identity() != s.identity() and bench.dataset_spec(c100).name == "cifar100"
+
+
 def test_bad_variant_is_one_line(tmp_path: Path) -> None:
     cmd = [sys.executable, str(SCRIPT), "--out", str(tmp_path), "--stage", "variants", "--variant", "x:no_such_field=1"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
