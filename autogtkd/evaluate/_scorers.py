@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -112,13 +113,18 @@ class FinetuneScorer(Evaluator):
     (:func:`autogtkd.gtn.hinton_kd_loss`), SGD with momentum and a cosine learning-rate decay
     over ``steps``. The subnet starts from the supernet's weights (BatchNorm recalibrated first when
     ``calib_loader`` is given). Torch's global RNG is forked and seeded, so scores are repeatable
-    and the caller's random state is untouched.
+    and the caller's random state is untouched; a seeded training loader (one with ``set_epoch``,
+    as :meth:`autogtkd.data.DataSplits.loader` gives) restarts at its first epoch for every
+    candidate, so all candidates see the same batches (common random numbers: a score does not
+    depend on which candidates were scored before it).
 
     Args:
         supernet: the trained supernet. teacher: the generic teacher (put in eval mode, not trained).
         train_loader: training batches (cycled). val_loader: validation batches.
         steps: optimiser steps. lr, momentum, weight_decay: SGD settings.
         temperature, alpha, gamma: KD loss settings (RepDistiller defaults 4, 0.9, 0.1).
+        channels_last: run the subnet and the teacher in the NHWC memory format (default, as
+            :class:`InheritScorer`; scores equal up to rounding, faster on CPU: docs/search.md).
     """
 
     name = "finetune"
@@ -142,6 +148,7 @@ class FinetuneScorer(Evaluator):
         val_batches: int | None = None,
         seed: int = 0,
         device: str | torch.device = "cpu",
+        channels_last: bool = True,
     ) -> None:
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
@@ -151,9 +158,15 @@ class FinetuneScorer(Evaluator):
         self.temperature, self.alpha, self.gamma = temperature, alpha, gamma
         self.calib_batches, self.val_batches, self.seed = calib_batches, val_batches, seed
         self.device = torch.device(device)
+        self.channels_last = channels_last
 
     def _batches(self) -> Iterator[Any]:
-        while True:
+        """Training batches, cycled; a seeded loader (``set_epoch``) restarts at epoch 0, so every
+        candidate sees the same batches whatever the order candidates are scored in."""
+        set_epoch = getattr(self.train_loader, "set_epoch", None)
+        for epoch in itertools.count():
+            if set_epoch is not None:
+                set_epoch(epoch)
             empty = True
             for batch in self.train_loader:
                 empty = False
@@ -164,10 +177,10 @@ class FinetuneScorer(Evaluator):
     def model(self, arch: Arch) -> nn.Module:
         """The fine-tuned subnet of ``arch``."""
         with _forked_rng(self.device, self.seed):
-            model = self.supernet.export(arch).to(self.device)
+            model = to_device(self.supernet.export(arch), self.device, channels_last=self.channels_last)
             if self.calib_loader is not None:
                 recalibrate_bn(model, self.calib_loader, num_batches=self.calib_batches, device=self.device)
-            teacher = self.teacher.to(self.device).eval()
+            teacher = to_device(self.teacher, self.device, channels_last=self.channels_last).eval()
             opt = torch.optim.SGD(
                 model.parameters(), lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay
             )
@@ -175,6 +188,8 @@ class FinetuneScorer(Evaluator):
             model.train()
             for _, (x, y) in zip(range(self.steps), self._batches()):
                 x, y = x.to(self.device), y.to(self.device)
+                if self.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
                 with torch.no_grad():
                     z_t = teacher(x)
                 loss = hinton_kd_loss(

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from autogtkd.data import BatchLoader, ImageTensorDataset
 from autogtkd.evaluate import CachedEvaluator, FinetuneScorer, FunctionEvaluator, InheritScorer, recalibrate_bn
 from autogtkd.exceptions import RunError
 from autogtkd.space import Arch
@@ -92,6 +93,33 @@ def test_finetune_scorer_is_repeatable_and_learns(tiny_space, loader) -> None:
     tuned = scorer.model(arch)
     plain = net.export(arch)
     assert any(not torch.equal(a, b) for a, b in zip(tuned.parameters(), plain.parameters()))
+
+
+def test_finetune_scores_do_not_depend_on_scoring_order(tiny_space) -> None:
+    """A seeded, shuffling loader restarts at epoch 0 for every candidate: the same batches for all,
+    so scoring B before A gives A the score it gets alone (its loader would otherwise move on)."""
+    g = torch.Generator().manual_seed(1)
+    images = torch.randint(0, 256, (40, 3, 16, 16), generator=g, dtype=torch.uint8)
+    data = ImageTensorDataset(images, torch.randint(0, 4, (40,), generator=g), mean=[0.5] * 3, std=[0.25] * 3)
+    torch.manual_seed(0)
+    net = tiny_space.build_supernet()
+    teacher = tiny_space.build_supernet().export(tiny_space.largest())
+    a, b = tiny_space.smallest(), tiny_space.largest()
+
+    def scorer(**kw: object) -> FinetuneScorer:
+        train = BatchLoader(data, batch_size=16, shuffle=True, augment=True, seed=0)
+        val = BatchLoader(data, batch_size=40, shuffle=False, augment=False)
+        return FinetuneScorer(net, teacher, train, val, steps=7, lr=0.05, **kw)  # 7 steps: 3 epochs of 3 batches
+
+    alone = scorer().model(a)
+    shared = scorer()
+    shared.model(b)
+    after_b = shared.model(a)
+    for p, q in zip(alone.parameters(), after_b.parameters()):
+        assert torch.equal(p, q)
+    nchw = scorer(channels_last=False).model(a)  # NHWC (the default) changes rounding only
+    for p, q in zip(alone.parameters(), nchw.parameters()):
+        assert torch.allclose(p, q, atol=1e-4)
 
 
 def test_cached_evaluator_never_scores_twice(tmp_path) -> None:
