@@ -45,6 +45,13 @@ def test_rank_stats_and_regret_golden(fid) -> None:
     r = fid.regrets(flops, score, truth)
     assert [x["budget_mflops"] * 1e6 for x in r] == pytest.approx([2.0, 3.0, 4.0])
     assert [x["regret"] for x in r] == pytest.approx([0.0, 1.0, 2.0])
+    # re-scoring the top 2 under each budget: a second score that knows better moves the pick
+    rescore = [0.0, 0.0, 9.0, 9.0, 9.0]  # prefers the 3-, 4- and 5-FLOPs students
+    r2 = fid.regrets(flops, score, truth, rescore=rescore, top=2)  # top 2 by score: the 2- and 1-FLOPs ones
+    assert [x["regret"] for x in r2] == pytest.approx([0.0, 1.0, 2.0])
+    r3 = fid.regrets(flops, score, truth, rescore=rescore, top=3)  # top 3 under 3 and 4 FLOPs hold the best
+    assert [x["regret"] for x in r3] == pytest.approx([0.0, 0.0, 0.0])
+    assert fid.regrets(flops, score, truth, rescore=rescore, top=1) == r  # K = 1 is the pick itself
 
 
 @pytest.mark.slow  # a toy GTN benchmark, then the fidelity script on it (CI runs it: .ci/run)
@@ -77,6 +84,8 @@ def test_fidelity_script_end_to_end(tmp_path: Path, write_cifar10) -> None:
     res2 = json.loads((tmp_path / "summary.json").read_text())["cifar10"]
     noise = res2["noise_ceiling"]
     assert noise["kd_runs"] == 2 and noise["student_sd_points"] >= 0
+    assert res2["rescore_regrets"]["truth"] == "mean top-1 of 2 KD runs"
+    assert {"top1", "top2", "top4", "finetune"} <= set(res2["rescore_regrets"])
     assert set(noise["kendall_tau_between_runs"]) >= {"kendall_tau", "ci95"}
     assert (tmp_path / "fid" / "students" / "s0-r1" / "student.pt").is_file()
     assert [row["distilled"] for row in res2["rows"]] == [row["distilled"] for row in res["rows"]]
