@@ -226,13 +226,19 @@ def goals(
 ) -> dict[str, Any]:
     """The issue's goals checked on the means of ``results`` (see :func:`summarise`), per strategy:
     problems (unconstrained) whose HV ratio at the last budget is below ``hv_goal``, constrained
-    problems whose regret at the last regret budget exceeds ``regret_goal``, and (problem, budget)
-    pairs where the mean HV ratio is below ``baseline``'s; plus each strategy's mean HV ratio at the
-    last budget over the unconstrained problems (the ranking behind the default strategy)."""
+    problems whose regret at the last regret budget exceeds ``regret_goal``, (problem, budget)
+    pairs where the mean HV ratio is below ``baseline``'s, and (constrained problem, budget) pairs
+    where the mean regret is above ``baseline``'s (``regret_worse_than_baseline``); plus each
+    strategy's mean HV ratio at the last budget over the unconstrained problems."""
     out: dict[str, Any] = {}
     labels = sorted({lbl for per in results.values() for lbl in per})
     for lbl in labels:
-        g: dict[str, Any] = {"hv_below_goal": {}, "regret_above_goal": {}, "below_baseline": []}
+        g: dict[str, Any] = {
+            "hv_below_goal": {},
+            "regret_above_goal": {},
+            "below_baseline": [],
+            "regret_worse_than_baseline": [],
+        }
         hv_last = []
         for prob, per in results.items():
             e = per.get(lbl)
@@ -253,6 +259,10 @@ def goals(
             if lbl != baseline and base is not None:
                 g["below_baseline"] += [
                     f"{prob}@{k}" for k in hv if k in base["hv_ratio"] and hv[k]["mean"] < base["hv_ratio"][k]["mean"]
+                ]
+                base_reg = base.get("regret", {})
+                g["regret_worse_than_baseline"] += [
+                    f"{prob}@{k}" for k in reg if k in base_reg and reg[k]["mean"] > base_reg[k]["mean"]
                 ]
         g["mean_hv_last_budget"] = round(float(np.mean(hv_last)), 5) if hv_last else None
         g["problems"] = len(hv_last)
@@ -277,14 +287,15 @@ def markdown(summary: dict[str, Any]) -> str:
             lines.append(f"| {label} | " + " | ".join(cells) + f" | {ff} | {reg} |")
     lines += [
         "\n**Goals** (means; HV >= 0.995 at the last budget, regret <= 0.5, never below random)\n",
-        "| strategy | mean HV (unconstrained) | HV below goal | regret above goal | below random |",
-        "|---|---:|---|---|---|",
+        "| strategy | mean HV (unconstrained) | HV below goal | regret above goal | HV below random | regret above random |",
+        "|---|---:|---|---|---|---|",
     ]
     for label, g in summary.get("goals", {}).items():
         miss = ", ".join(f"{p} {v:.4f}" for p, v in g["hv_below_goal"].items()) or "none"
         reg = ", ".join(f"{p} {v:.2f}" for p, v in g["regret_above_goal"].items()) or "none"
         below = ", ".join(g["below_baseline"]) or "none"
-        lines.append(f"| {label} | {g['mean_hv_last_budget']} | {miss} | {reg} | {below} |")
+        worse = ", ".join(g.get("regret_worse_than_baseline", [])) or "none"
+        lines.append(f"| {label} | {g['mean_hv_last_budget']} | {miss} | {reg} | {below} | {worse} |")
     return "\n".join(lines) + "\n"
 
 

@@ -82,7 +82,7 @@ def test_goals_flag_each_miss() -> None:
         "b": {"random": _entry({"20": 0.90, "300": 0.97}), "x": _entry({"20": 0.90, "300": 0.99})},
         "a@median": {
             "random": _entry({"20": 0.9, "300": 0.9}, {"100": 2.0, "300": 1.0}),
-            "x": _entry({"20": 0.9, "300": 0.95}, {"100": 2.0, "300": 0.4}),
+            "x": _entry({"20": 0.9, "300": 0.95}, {"100": 2.5, "300": 0.4}),
         },
     }
     g = ts.goals(results)
@@ -92,4 +92,6 @@ def test_goals_flag_each_miss() -> None:
     assert g["x"]["below_baseline"] == ["a@20"]
     assert g["x"]["mean_hv_last_budget"] == round((0.999 + 0.99) / 2, 5) and g["x"]["problems"] == 2
     assert g["random"]["below_baseline"] == []
+    assert g["x"]["regret_worse_than_baseline"] == ["a@median@100"]  # 2.5 > random's 2.0; 0.4 < 1.0
+    assert g["random"]["regret_worse_than_baseline"] == []
     assert "| x |" in ts.markdown({"results": results, "goals": g})
