@@ -54,6 +54,8 @@ def test_search_cli_writes_front_within_budget_and_resumes(tiny_run: Path, tmp_p
         "1",
         "--calib-batches",
         "1",
+        "--rescore-top",
+        "0",
     ]
     assert main(argv) == 0
     text = capsys.readouterr().out
@@ -136,6 +138,8 @@ def test_a_registered_scorer_is_a_search_cli_choice_end_to_end(tiny_gtn_run: Pat
             "5",
             "--val-batches",
             "1",
+            "--rescore-top",
+            "0",
         ]
         assert main(argv) == 0
         assert "by-depth" in capsys.readouterr().out
@@ -176,14 +180,19 @@ def test_search_trains_the_default_run_with_the_search_threads(tmp_path: Path, m
 
 
 def test_search_rescores_its_best_students_with_finetune(tiny_gtn_run: Path, tmp_path: Path, capsys) -> None:
-    """``--rescore-top K``: the K best students are fine-tuned and the front printed, written and read
-    back (``autogtkd pareto show``) is theirs, with the search's score beside the new one."""
+    """A search of a user's run re-scores its best ``DEFAULT_RESCORE_TOP`` (= 2) students by default:
+    they are fine-tuned and the front printed, written and read back (``autogtkd pareto show``) is
+    theirs, with the search's score beside the new one."""
+    from autogtkd.cli._search import DEFAULT_RESCORE_TOP
+
+    assert DEFAULT_RESCORE_TOP == 2
     out = tmp_path / "out"
     argv = ["search", "--run", str(tiny_gtn_run), "--trials", "4", "--strategy", "random", "--out", str(out), "--quiet",
-            "--val-batches", "1", "--calib-batches", "1", "--threads", "1", "--rescore-top", "2", "--finetune-steps", "2"]  # fmt: skip
+            "--val-batches", "1", "--calib-batches", "1", "--threads", "1", "--finetune-steps", "2"]  # fmt: skip
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "the 2 best of 4 students scored by inherit, re-scored by finetune" in text and "search %" in text
+    assert "--rescore-top" not in text  # the demo's note is not printed for a user's run
     doc = json.loads((out / "pareto.json").read_text())
     assert len(doc["rescored"]) == 2 and {c["scorer"] for c in doc["rescored"]} == {"finetune"}
     assert doc["candidates"] and all(c["scorer"] == "finetune" and "search_accuracy" in c for c in doc["candidates"])
@@ -191,6 +200,31 @@ def test_search_rescores_its_best_students_with_finetune(tiny_gtn_run: Path, tmp
     assert main(["pareto", "show", str(out), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert [(c["trial"], c["accuracy"]) for c in shown] == [(c["trial"], c["accuracy"]) for c in doc["candidates"]]
+
+
+def test_the_demo_rescores_nothing_and_says_how(tiny_gtn_run: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    """Without ``--run`` (the embedded demo, here stood in for by a tiny run) nothing is re-scored
+    unless asked, and the output says how to ask."""
+    import autogtkd.train as train_mod
+
+    monkeypatch.setattr(train_mod, "default_run", lambda cache_dir, *, progress, threads: tiny_gtn_run)
+    argv = ["search", "--trials", "2", "--strategy", "random", "--out", str(tmp_path / "out"), "--quiet",
+            "--val-batches", "1", "--calib-batches", "1", "--threads", "1"]  # fmt: skip
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "Pareto front of 2 scored students" in text
+    assert "note: the demo's front is scored by inherit alone; --rescore-top 2 re-scores its best 2 with finetune" in text
+
+
+def test_rescore_top_defaults_to_none_for_the_demo_and_rejects_negatives() -> None:
+    from autogtkd.cli._search import DEFAULT_RESCORE_TOP, rescore_top_for
+    from autogtkd.exceptions import BudgetError
+
+    assert rescore_top_for(None, embedded=True) == 0  # the 5-minute main job re-scores nothing
+    assert rescore_top_for(None, embedded=False) == DEFAULT_RESCORE_TOP > 0
+    assert rescore_top_for(3, embedded=True) == 3 and rescore_top_for(0, embedded=False) == 0
+    with pytest.raises(BudgetError, match="--rescore-top must be >= 0, got -1"):
+        rescore_top_for(-1, embedded=False)
 
 
 def test_note_on_front_members_larger_than_any_trained_path() -> None:
