@@ -137,11 +137,11 @@ def _inherit_cost(
     def floor() -> float:
         with torch.inference_mode():
             for x, _ in _loader(ImageTensorDataset(scoring.images, scoring.labels, mean=data.mean, std=data.std), 256):
-                sub(x)
+                sub(x.to(inherit.device))
             for b, (x, _) in enumerate(calib):
                 if b >= args.calib_batches:
                     break
-                sub(x)
+                sub(x.to(inherit.device))
         return 0.0
 
     _, t_floor = _timed(floor)
@@ -171,7 +171,7 @@ def _context(args: argparse.Namespace) -> tuple[Any, Any, ImageTensorDataset, Im
     if args.dataset == "digits":
         from autogtkd.train import default_run
 
-        run = load_run(default_run(progress=False))
+        run = load_run(default_run(progress=False), device=args.device)
         val = run.data.val
         return (
             run,
@@ -187,7 +187,7 @@ def _context(args: argparse.Namespace) -> tuple[Any, Any, ImageTensorDataset, Im
     s = gvv.Settings(**json.loads((bench / "settings.json").read_text()))
     s = replace(s, data_dir=args.data_dir or s.data_dir)
     data, selection, evaluation = gvv.load_splits(s)
-    run = load_run(bench / "runs" / "gtn-k0", load_data=False)
+    run = load_run(bench / "runs" / "gtn-k0", load_data=False, device=args.device)
     return (
         run,
         data,
@@ -222,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--predictor-train", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="torch device of the scorers and the KD runs (e.g. cuda)")
     ap.add_argument(
         "--repeat-kd",
         type=int,
@@ -261,20 +262,20 @@ def main(argv: list[str] | None = None) -> int:
             atomic_write_json(scores_path, cache)
         return float(cache[key]["value"])
 
-    inherit = InheritScorer(supernet, calib, _loader(scoring, 256), calib_batches=args.calib_batches)
+    inherit = InheritScorer(supernet, calib, _loader(scoring, 256), calib_batches=args.calib_batches, device=args.device)
     finetune = FinetuneScorer(
         supernet, teacher, data.loader("train", batch_size=64, shuffle=True, augment=True, seed=args.seed),
         _loader(scoring, 256), steps=args.finetune_steps, calib_loader=calib, calib_batches=args.calib_batches,
-        seed=args.seed,
+        seed=args.seed, device=args.device,
     )  # fmt: skip
     def distilled(a: Arch, i: int, repeat: int = 0) -> float:
         """Top-1 on the evaluation split after ``autogtkd distill`` (KD seed ``seed + repeat``)."""
-        kd = KDConfig(epochs=args.kd_epochs, optim=OptimConfig(lr=0.05), seed=args.seed + repeat, device="cpu",
+        kd = KDConfig(epochs=args.kd_epochs, optim=OptimConfig(lr=0.05), seed=args.seed + repeat, device=args.device,
                       threads=args.threads, channels_last=True, max_steps_per_epoch=args.max_steps_per_epoch)  # fmt: skip
         where = out / "students" / (f"s{i}" if not repeat else f"s{i}-r{repeat}")
         model, _ = distill(teacher, a, space=space, data=data, config=kd, init="inherit", supernet=supernet,
                            out_dir=where, progress=False)  # fmt: skip
-        return top1(model, _loader(evaluation, 500), torch.device("cpu"))
+        return top1(model, _loader(evaluation, 500), torch.device(args.device))
 
     rows = []
     for i, a in enumerate(students):
@@ -342,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     # sensitivity of the inherit ranking to calibration batches and scoring images
     sens: dict[str, Any] = {"calib_batches": {}, "scoring_images": {}}
     for cb in () if args.no_sensitivity else (1, 2, 4, 8):
-        sc = InheritScorer(supernet, calib, _loader(scoring, 256), calib_batches=cb)
+        sc = InheritScorer(supernet, calib, _loader(scoring, 256), calib_batches=cb, device=args.device)
         v = [
             scored(f"inherit cb{cb} s{i}", lambda a=a, sc=sc: float(sc.evaluate(a)["accuracy"]))
             for i, a in enumerate(students)
@@ -351,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     for n_img in () if args.no_sensitivity else (256, 512, 1024, len(scoring)):
         n_img = min(n_img, len(scoring))
         sub = ImageTensorDataset(scoring.images[:n_img], scoring.labels[:n_img], mean=data.mean, std=data.std)
-        sc = InheritScorer(supernet, calib, _loader(sub, 256), calib_batches=args.calib_batches)
+        sc = InheritScorer(supernet, calib, _loader(sub, 256), calib_batches=args.calib_batches, device=args.device)
         v = [
             scored(f"inherit img{n_img} s{i}", lambda a=a, sc=sc: float(sc.evaluate(a)["accuracy"]))
             for i, a in enumerate(students)
