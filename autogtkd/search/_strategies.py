@@ -332,8 +332,8 @@ class NSGA2Sampler(_ArchSampler):
 
 class TPEArchSampler(_ArchSampler):
     """Optuna's multivariate multi-objective TPE (constraint-aware through ``Trial.set_constraint``),
-    after ``n_initial`` constraint-aware random architectures (10: better than 20 at 20 scored and no
-    worse later on both NB201 columns, docs/benchmarks_search.md "TPE's random start"); a proposal that is already scored is
+    after ``n_initial`` constraint-aware random architectures (20; 10 is better at 20 scored on both
+    NB201 columns but lowered the main job's front, docs/benchmarks_search.md "TPE's random start"); a proposal that is already scored is
     redrawn (``dedupe_tries`` times), then mutated until it is new (see :class:`_ArchSampler`). ``n_ei_candidates`` and other
     keyword options go to :class:`optuna.samplers.TPESampler`."""
 
@@ -342,7 +342,7 @@ class TPEArchSampler(_ArchSampler):
         problem: SearchProblem,
         *,
         seed: int = 0,
-        n_initial: int = 10,
+        n_initial: int = 20,
         n_ei_candidates: int = 24,
         dedupe_tries: int = 3,
         **tpe_options: Any,

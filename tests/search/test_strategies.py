@@ -66,7 +66,7 @@ def test_evolution_options_validated(toy) -> None:  # type: ignore[no-untyped-de
     n = create_sampler("nsga2", p, seed=1)
     assert (n.population_size, n.n_candidates, n.n_initial) == (20, 4, 20)  # 4: docs/benchmarks_search.md
     t = create_sampler("tpe", p, seed=1)
-    assert t.n_initial == 10  # docs/benchmarks_search.md, "TPE's random start"
+    assert t.n_initial == 20  # docs/benchmarks_search.md, "TPE's random start"
 
 
 def test_one_decision_mutation(toy) -> None:  # type: ignore[no-untyped-def]
