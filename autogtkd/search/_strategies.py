@@ -333,9 +333,10 @@ class NSGA2Sampler(_ArchSampler):
 class TPEArchSampler(_ArchSampler):
     """Optuna's multivariate multi-objective TPE (constraint-aware through ``Trial.set_constraint``),
     after ``n_initial`` constraint-aware random architectures (20; 10 is better at 20 scored on both
-    NB201 columns but lowered the main job's front, docs/benchmarks_search.md "TPE's random start"); a proposal that is already scored is
-    redrawn (``dedupe_tries`` times), then mutated until it is new (see :class:`_ArchSampler`). ``n_ei_candidates`` and other
-    keyword options go to :class:`optuna.samplers.TPESampler`."""
+    NB201 columns but lowered the main job's front, docs/benchmarks_search.md "TPE's random start");
+    a proposal that is already scored is redrawn (``dedupe_tries`` times), then mutated until it is
+    new (see :class:`_ArchSampler`). ``n_ei_candidates`` and other keyword options go to
+    :class:`optuna.samplers.TPESampler`."""
 
     def __init__(
         self,
