@@ -306,7 +306,10 @@ def parse_variant(text: str) -> tuple[str, str, dict[str, Any]]:
     options: dict[str, Any] = {}
     for kv in filter(None, opts.split(",")):
         k, _, v = kv.partition("=")
-        options[k] = json.loads(v) if v[:1] in "-0123456789[{tfn" else v
+        try:  # numbers, true/false/null, lists; anything else is a string (``acq=thompson``)
+            options[k] = json.loads(v)
+        except json.JSONDecodeError:
+            options[k] = v
     return label, strategy, options
 
 

@@ -11,7 +11,14 @@ Example:
     6
 """
 
-from autogtkd.search._pareto import hypervolume, knee_index, nondominated_ranks, pareto_mask, to_minimisation
+from autogtkd.search._pareto import (
+    hypervolume,
+    hypervolume_gains,
+    knee_index,
+    nondominated_ranks,
+    pareto_mask,
+    to_minimisation,
+)
 from autogtkd.search._plot import AXIS_METRICS, plot_front, plot_fronts
 from autogtkd.search._problem import OBJECTIVES, LatencyModel, SearchProblem
 from autogtkd.search._results import Candidate, SearchResult
@@ -41,6 +48,7 @@ __all__ = [
     "collect_result",
     "create_sampler",
     "hypervolume",
+    "hypervolume_gains",
     "knee_index",
     "list_strategies",
     "load_result",

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["hypervolume", "knee_index", "nondominated_ranks", "pareto_mask", "to_minimisation"]
+__all__ = ["hypervolume", "hypervolume_gains", "knee_index", "nondominated_ranks", "pareto_mask", "to_minimisation"]
 
 
 def to_minimisation(values: np.ndarray, maximise: Sequence[bool]) -> np.ndarray:
@@ -101,6 +101,34 @@ def _hv(p: np.ndarray, ref: np.ndarray) -> float:
             head = p[: i + 1, :-1]
             total += depth * _hv(head[pareto_mask(head)], ref[:-1])
     return float(total)
+
+
+def hypervolume_gains(front: np.ndarray, reference: Sequence[float], candidates: np.ndarray) -> np.ndarray:
+    """Hypervolume each candidate alone would add to ``front`` (all minimised), shape ``(k,)``.
+
+    ``front``: ``(n, m)`` points (dominated ones are ignored); ``candidates``: ``(k, m)``. With two
+    objectives the gains are computed at once (area under the front's staircase, O(k n)); with more,
+    one exact :func:`hypervolume` per candidate.
+
+    Example:
+        >>> hypervolume_gains(np.array([[1.0, 2.0]]), [3.0, 3.0], np.array([[2.0, 1.0], [2.0, 2.5]])).tolist()
+        [1.0, 0.0]
+    """
+    ref = np.asarray(reference, dtype=np.float64)
+    f = np.asarray(front, dtype=np.float64).reshape(-1, ref.size)
+    c = np.asarray(candidates, dtype=np.float64).reshape(-1, ref.size)
+    f = f[(f < ref).all(1)]
+    f = f[pareto_mask(f)]
+    if ref.size != 2:
+        base = hypervolume(f, ref)
+        return np.array([hypervolume(np.vstack([f, x[None]]), ref) - base for x in c])
+    f = f[np.argsort(f[:, 0], kind="stable")]  # staircase: x ascending, y descending
+    left = np.concatenate([[-np.inf], f[:, 0]])  # segment i spans [left_i, right_i) at height level_i
+    right = np.concatenate([f[:, 0], [np.inf]])
+    level = np.concatenate([[ref[1]], f[:, 1]])
+    width = np.clip(np.minimum(right[None], ref[0]) - np.maximum(left[None], c[:, :1]), 0.0, None)
+    height = np.clip(np.minimum(level[None], ref[1]) - c[:, 1:2], 0.0, None)
+    return np.asarray((width * height).sum(1), dtype=np.float64)
 
 
 def knee_index(points: np.ndarray) -> int:

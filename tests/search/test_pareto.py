@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from autogtkd.search import hypervolume, knee_index, nondominated_ranks, pareto_mask, to_minimisation
+from autogtkd.search import hypervolume, hypervolume_gains, knee_index, nondominated_ranks, pareto_mask, to_minimisation
 
 
 def _brute_front(p: np.ndarray) -> np.ndarray:
@@ -62,6 +62,24 @@ def test_hypervolume_equals_grid_count(m: int, k: int, seed: int) -> None:
 def test_hypervolume_ignores_points_beyond_reference() -> None:
     assert hypervolume(np.array([[2.0, 0.5], [0.5, 0.5]]), [1.0, 1.0]) == pytest.approx(0.25)
     assert hypervolume(np.zeros((0, 2)), [1.0, 1.0]) == 0.0
+
+
+@pytest.mark.parametrize("m,k", [(2, 12), (3, 7)])
+@pytest.mark.parametrize("seed", range(4))
+def test_hypervolume_gains_equal_grid_counts(m: int, k: int, seed: int) -> None:
+    """Each candidate's gain = grid cells it adds to the front's (duplicates, dominated points and
+    points beyond the reference included)."""
+    rng = np.random.default_rng(seed)
+    front = rng.integers(0, k + 1, (8, m)).astype(float)
+    cands = rng.integers(0, k + 2, (10, m)).astype(float)
+    base = _brute_hv(front, k)
+    expected = [_brute_hv(np.vstack([front, c[None]]), k) - base for c in cands]
+    assert hypervolume_gains(front, [k] * m, cands) == pytest.approx(expected)
+
+
+def test_hypervolume_gains_of_an_empty_front_is_each_box() -> None:
+    gains = hypervolume_gains(np.zeros((0, 2)), [1.0, 1.0], np.array([[0.5, 0.5], [0.0, 0.9], [1.5, 0.0]]))
+    assert gains == pytest.approx([0.25, 0.1, 0.0])
 
 
 def test_to_minimisation_negates_maximised() -> None:
