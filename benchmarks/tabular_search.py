@@ -270,6 +270,27 @@ def goals(
     return out
 
 
+def paired(records: list[dict[str, Any]], a: str, b: str) -> dict[str, Any]:
+    """``a`` - ``b`` on the (problem, seed) cells both ran: per metric and budget the mean
+    difference, its 95 % normal half-width (1.96 SE), cells, and cells where ``a`` is better. HV
+    ratio over the unconstrained problems, regret (points, lower is better) over the constrained ones."""
+    score = {(r["label"], r["problem"], r["seed"]): r["score"] for r in records}
+    out: dict[str, Any] = {}
+    for metric, constrained in (("hv_ratio", False), ("regret", True)):
+        cells = [(p, s) for (lbl, p, s) in score if lbl == a and ("@" in p) == constrained and (b, p, s) in score]
+        for k in score[(a, *cells[0])][metric] if cells else []:
+            d = np.array([score[(a, *c)][metric][k] - score[(b, *c)][metric][k] for c in cells])
+            better = (d > 0) if metric == "hv_ratio" else (d < 0)
+            half = 1.96 * float(d.std(ddof=1)) / np.sqrt(d.size) if d.size > 1 else float("nan")
+            out[f"{metric}@{k}"] = {
+                "mean": round(float(d.mean()), 5),
+                "ci95": round(half, 5),
+                "cells": int(d.size),
+                "better": int(better.sum()),
+            }
+    return out
+
+
 def markdown(summary: dict[str, Any]) -> str:
     lines = []
     for prob, per in summary["results"].items():
@@ -336,6 +357,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--regret-at", type=int, nargs="+", default=[100, 300])
     p.add_argument("--no-constrained", action="store_true", help="skip the constrained (median budget) problems")
     p.add_argument("--summarise-only", action="store_true", help="write the summary of the --runs file; run nothing")
+    p.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A", "B"),
+        help="print A - B paired over the (problem, seed) cells of --runs both ran; run nothing",
+    )
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     table = Table(args.table, accuracy=args.accuracy)
@@ -350,6 +377,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     runs = Path(args.runs)
     records = [json.loads(line) for line in runs.read_text().splitlines()] if runs.exists() else []
     done = {(r["problem"], r["label"], r["seed"]) for r in records}
+    if args.compare:
+        for key, v in paired(records, *args.compare).items():
+            print(
+                f"{key:14s} {args.compare[0]} - {args.compare[1]}: {v['mean']:+.4f} ± {v['ci95']:.4f} "
+                f"({v['better']} of {v['cells']} better)"
+            )
+        return
     n = max(args.budgets + args.regret_at)
     for seed in range(
         0 if args.summarise_only else args.seeds

@@ -1,4 +1,4 @@
-"""Strategy options: random initial design, de-duplication, aging evolution, NSGA-II, TPE."""
+"""Strategy options: random initial design, de-duplication, aging evolution, NSGA-II, TPE, surrogate."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from autogtkd.search import SearchProblem, search
 from autogtkd.search._strategies import (
     EvolutionSampler,
     NSGA2Sampler,
+    SurrogateSampler,
     create_sampler,
     crowding_distance,
 )
@@ -25,7 +26,7 @@ def _problem(toy, scored=None):  # type: ignore[no-untyped-def]
     )
 
 
-@pytest.mark.parametrize("strategy", ["evolution", "nsga2", "tpe"])
+@pytest.mark.parametrize("strategy", ["evolution", "nsga2", "tpe", "surrogate"])
 def test_initial_design_is_the_random_stream(toy, strategy) -> None:  # type: ignore[no-untyped-def]
     """Up to n_initial scored architectures a guided strategy proposes exactly what random does."""
     runs = {}
@@ -42,7 +43,7 @@ def test_initial_design_is_the_random_stream(toy, strategy) -> None:  # type: ig
     assert runs["random"] == runs[strategy]
 
 
-@pytest.mark.parametrize("strategy", ["evolution", "nsga2", "tpe"])
+@pytest.mark.parametrize("strategy", ["evolution", "nsga2", "tpe", "surrogate"])
 def test_guided_strategies_rarely_propose_scored_archs(toy, strategy) -> None:  # type: ignore[no-untyped-def]
     """De-duplication: on the 24-arch toy space, 20 scored architectures need few wasted proposals."""
     scored: list[str] = []
@@ -67,6 +68,11 @@ def test_evolution_options_validated(toy) -> None:  # type: ignore[no-untyped-de
     assert (n.population_size, n.n_candidates, n.n_initial) == (20, 4, 20)  # 4: docs/benchmarks_search.md
     t = create_sampler("tpe", p, seed=1)
     assert t.n_initial == 20  # docs/benchmarks_search.md, "TPE's random start"
+    g = create_sampler("surrogate", p, seed=1)
+    assert (g.n_initial, g.exploit_every, g.top_k, g.n_neighbours) == (20, 2, 3, 128)
+    for bad in ({"top_k": 0}, {"two_decisions": 2.0}, {"exploit_every": -1}, {"n_neighbours": 0}):
+        with pytest.raises(ValueError):
+            SurrogateSampler(p, **bad)
 
 
 def test_one_decision_mutation(toy) -> None:  # type: ignore[no-untyped-def]
@@ -109,7 +115,7 @@ def test_crowding_distance() -> None:
     assert d[1] == pytest.approx(2 / 3 + 2.5 / 3) and d[2] == pytest.approx(2 / 3 + 2 / 3)
 
 
-@pytest.mark.parametrize("strategy", ["evolution", "nsga2", "tpe"])
+@pytest.mark.parametrize("strategy", ["evolution", "nsga2", "tpe", "surrogate"])
 def test_guided_beats_random_on_toy(toy, strategy) -> None:  # type: ignore[no-untyped-def]
     """Over 5 seeds, 12 of 24 toy architectures: a guided strategy's hypervolume is not below random's."""
 
@@ -130,3 +136,58 @@ def test_guided_beats_random_on_toy(toy, strategy) -> None:  # type: ignore[no-u
         )
 
     assert hv(strategy) >= hv("random") - 1e-9
+
+
+def _study_with(p, archs, accuracy):  # type: ignore[no-untyped-def]
+    """An Optuna study holding ``archs`` as evaluated trials with the given accuracy function."""
+    import optuna
+
+    study = optuna.create_study(directions=p.directions)
+    for arch in archs:
+        a = p.space.canonical(arch)
+        acc = accuracy(a)
+        study.add_trial(
+            optuna.trial.create_trial(
+                values=p.values({**p.costs(a), "accuracy": acc}),
+                user_attrs={
+                    "arch": a.to_dict(),
+                    "arch_key": a.key,
+                    "status": "evaluated",
+                    "metrics": {"accuracy": acc},
+                },
+            )
+        )
+    return study
+
+
+def test_surrogate_accuracy_step_climbs_from_the_best(toy) -> None:  # type: ignore[no-untyped-def]
+    """On an accuracy step (even trial number) the proposal is an unscored one-decision neighbour of
+    one of the ``top_k`` most accurate architectures; on a linear accuracy the tree, fitted on 12
+    architectures, rates the neighbour that adds depth or width best."""
+    p = _problem(toy)
+    rng = np.random.default_rng(0)
+    archs = list({a.key: a for a in (p.space.sample(rng) for _ in range(40))}.values())[:12]
+    linear = lambda a: 0.1 * a["depth"] + 0.01 * a["width"]
+    study = _study_with(p, archs, linear)
+    done = study.get_trials()
+    s = SurrogateSampler(p, seed=0, n_initial=2, top_k=1)
+    s._seen = {t.user_attrs["arch_key"] for t in done}
+    best = max(archs, key=linear)
+    for number in (0, 2, 4):
+        trial = study.ask()
+        child = s.propose(study, study._storage.get_trial(trial._trial_id), np.random.default_rng(number), done)
+        assert child.key not in s._seen
+        assert sum(child[k] != best[k] for k in best) == 1
+        assert linear(child) >= linear(best) or best["depth"] == 4 and best["width"] == 24
+
+
+def test_surrogate_without_accuracy_objective_still_proposes(toy) -> None:  # type: ignore[no-untyped-def]
+    """Objectives without accuracy (nothing to model): the proposals are mutations of the front."""
+    p = SearchProblem(
+        toy.space(),
+        lambda a: {"accuracy": toy.accuracy(a)},
+        objectives=("flops", "params"),
+        costs=lambda a: {"flops": toy.flops(a), "params": float(a["width"])},
+    )
+    result = search(p, strategy="surrogate", n_trials=10, seed=0, strategy_options={"n_initial": 3})
+    assert len(result.trials) == 10

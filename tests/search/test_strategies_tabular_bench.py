@@ -1,11 +1,16 @@
-"""Smoke test of benchmarks/tabular_search.py on a tiny synthetic table (no /work/shared/data)."""
+"""benchmarks/tabular_search.py on tiny synthetic tables (no /work/shared/data): variant parsing, the
+enumerated true front, hypervolume, the goals block, the script end to end and resuming."""
 
 from __future__ import annotations
 
+import csv
+import itertools
 import json
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
 from _helpers import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,8 +24,6 @@ def _module(name: str):  # type: ignore[no-untyped-def]
 
 
 def test_true_front_and_hypervolume() -> None:
-    import numpy as np
-
     ts = _module("tabular_search")
     acc = np.array([10.0, 50.0, 40.0, 90.0, 90.0])
     cost = np.array([1.0, 2.0, 2.0, 5.0, 6.0])
@@ -95,3 +98,105 @@ def test_goals_flag_each_miss() -> None:
     assert g["x"]["regret_worse_than_baseline"] == ["a@median@100"]  # 2.5 > random's 2.0; 0.4 < 1.0
     assert g["random"]["regret_worse_than_baseline"] == []
     assert "| x |" in ts.markdown({"results": results, "goals": g})
+
+
+def test_parse_variant_keeps_words_as_strings() -> None:
+    ts = _module("tabular_search")
+    assert ts.parse_variant("tpe") == ("tpe", "tpe", {})
+    assert ts.parse_variant("x=nsga2:n_candidates=16,crossover_prob=0.5,flag=true") == (
+        "x",
+        "nsga2",
+        {"n_candidates": 16, "crossover_prob": 0.5, "flag": True},
+    )
+    # a word that starts like a JSON literal (t, f, n) is a string, not a crash
+    assert ts.parse_variant("y=evolution:acq=thompson,kind=nope")[2] == {"acq": "thompson", "kind": "nope"}
+
+
+def test_true_front_matches_brute_force() -> None:
+    ts = _module("tabular_search")
+    rng = np.random.default_rng(0)
+    acc, cost = rng.integers(0, 20, 200).astype(float), rng.integers(0, 20, 200).astype(float)
+    brute = [
+        i
+        for i in range(200)
+        if not any(
+            (acc[j] >= acc[i] and cost[j] <= cost[i]) and (acc[j] > acc[i] or cost[j] < cost[i]) for j in range(200)
+        )
+    ]
+    assert ts.true_front(acc, cost).tolist() == brute
+
+
+def test_goals_flag_misses_and_worse_than_random() -> None:
+    ts = _module("tabular_search")
+    cell = lambda m: {"mean": m, "std": 0.0, "seeds": 3}
+    results = {
+        "dev": {
+            "random": {"hv_ratio": {"20": cell(0.9), "300": cell(0.99)}},
+            "a": {"hv_ratio": {"20": cell(0.8), "300": cell(0.996)}},
+        },
+        "dev@median": {
+            "random": {"hv_ratio": {"300": cell(0.9)}, "regret": {"100": cell(1.0), "300": cell(0.4)}},
+            "a": {"hv_ratio": {"300": cell(0.9)}, "regret": {"100": cell(1.2), "300": cell(0.6)}},
+        },
+    }
+    g = ts.goals(results)["a"]
+    assert g["hv_below_goal"] == {}
+    assert g["regret_above_goal"] == {"dev@median": 0.6}
+    assert g["below_baseline"] == ["dev@20"]
+    assert g["regret_worse_than_baseline"] == ["dev@median@100", "dev@median@300"]
+
+
+def test_script_reaches_the_true_front_and_resumes(tmp_path: Path) -> None:
+    """27 scored architectures = the whole 27-row table: HV ratio 1 and no regret; a rerun runs nothing."""
+    ts = _module("tabular_search")
+    ops = ("none", "skip_connect", "nor_conv_3x3")
+    path = tmp_path / "t.csv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["edge_0", "edge_1", "edge_2", "cifar10_test_acc_200ep", "latency_ms_dev", "flops_M"])
+        for combo in itertools.product(ops, repeat=3):
+            k = [ops.index(o) for o in combo]
+            w.writerow([*combo, 50 + 10 * sum(k) - 3 * k[0] * k[1], 1 + sum(k) + 0.1 * k[2], 2 * sum(k)])
+    runs, out = tmp_path / "runs.jsonl", tmp_path / "s.json"
+    args = ["--table", str(path), "--work", str(tmp_path), "--runs", str(runs), "--json", str(out), "--quiet"]
+    ts.main([*args, "--strategies", "random", "tpe", "--seeds", "2", "--budgets", "5", "27", "--regret-at", "27"])
+    summary = json.loads(out.read_text())
+    assert summary["meta"]["runs"] == 2 * 2 * 3  # 2 strategies x 2 seeds x (dev, flops, dev@median)
+    for per in summary["results"].values():
+        for e in per.values():
+            assert e["hv_ratio"]["27"]["mean"] == pytest.approx(1.0)
+    assert summary["results"]["dev@median"]["tpe"]["regret"]["27"]["mean"] == 0.0
+    n = len(runs.read_text().splitlines())
+    ts.main([*args, "--strategies", "random", "tpe", "--seeds", "2", "--budgets", "5", "27", "--regret-at", "27"])
+    assert len(runs.read_text().splitlines()) == n  # resumed: nothing ran twice
+
+
+def test_paired_differences_only_over_shared_cells() -> None:
+    ts = _module("tabular_search")
+
+    def rec(label: str, problem: str, seed: int, hv: float, regret: float | None = None) -> dict:
+        return {
+            "label": label,
+            "problem": problem,
+            "seed": seed,
+            "score": {"hv_ratio": {"300": hv}, "regret": {} if regret is None else {"300": regret}},
+        }
+
+    records = [
+        rec("a", "d", 0, 0.9),
+        rec("b", "d", 0, 0.8),
+        rec("a", "d", 1, 0.7),
+        rec("b", "d", 1, 0.8),
+        rec("a", "d", 2, 0.5),  # b has no seed 2: not a pair
+        rec("a", "d@median", 0, 0.9, 1.0),
+        rec("b", "d@median", 0, 0.9, 1.5),
+    ]
+    out = ts.paired(records, "a", "b")
+    assert out["hv_ratio@300"]["mean"] == pytest.approx(0.0) and out["hv_ratio@300"]["cells"] == 2
+    assert out["hv_ratio@300"]["better"] == 1
+    assert out["regret@300"] == {
+        "mean": -0.5,
+        "ci95": pytest.approx(float("nan"), nan_ok=True),
+        "cells": 1,
+        "better": 1,
+    }
