@@ -380,14 +380,15 @@ class SurrogateSampler(_ArchSampler):
     ``space.encode`` of the evaluated architectures, on a bootstrap sample (a draw from an ensemble:
     Thompson sampling, so the proposals explore where the model is unsure), and rates candidates
     with it. Candidates: ``n_neighbours`` one-decision mutations (two with probability
-    ``two_decisions``) of the parents that meet the budgets and are not scored yet. Every
-    ``exploit_every``-th trial (by trial number) the parents are the ``top_k`` most accurate
-    architectures and the proposal is the candidate the tree rates most accurate (the budget's
-    question: the best student that fits); the other trials the parents are the first two
-    non-dominated ranks, ``n_random`` random architectures join the candidates, and the proposal is
-    the one whose point -- known costs, rated accuracy -- adds most hypervolume to the evaluated
-    front. Ties (often: no gain) are broken at random. Needs an ``accuracy`` objective; without one
-    it mutates a random front member.
+    ``two_decisions``) of the parents that meet the budgets and are not scored yet. A share
+    ``exploit`` of the trials (spread evenly by trial number) are *accuracy steps*: the parents are
+    the ``top_k`` most accurate architectures and the proposal is the candidate the tree rates most
+    accurate. The other trials are *front steps*: the parents are the first two non-dominated ranks,
+    ``n_random`` random architectures join the candidates, and the proposal is the one whose point
+    -- known costs, rated accuracy -- adds most hypervolume to the evaluated front. Ties (often: no
+    gain) are broken at random. ``exploit=None`` (default) is 0.5, or ``budget_exploit`` when the
+    problem has budgets (the question is then the best architecture that fits). Needs an
+    ``accuracy`` objective; without one it mutates a random front member.
 
     Costs are computed for every candidate (``problem.costs``), so cheap cost functions (a table,
     a FLOPs count, a latency predictor) suit it; the model costs milliseconds per trial.
@@ -402,19 +403,22 @@ class SurrogateSampler(_ArchSampler):
         n_neighbours: int = 128,
         n_random: int = 16,
         two_decisions: float = 0.0,
-        exploit_every: int = 2,
+        exploit: float | None = None,
+        budget_exploit: float = 0.5,
         top_k: int = 3,
         dedupe_tries: int = 3,
     ) -> None:
         _check(n_neighbours >= 1 and n_random >= 0 and top_k >= 1, "need n_neighbours >= 1, n_random >= 0, top_k >= 1")
+        _check(0.0 <= two_decisions <= 1.0, "need 0 <= two_decisions <= 1")
         _check(
-            0.0 <= two_decisions <= 1.0 and exploit_every >= 0, "need 0 <= two_decisions <= 1 and exploit_every >= 0"
+            0.0 <= budget_exploit <= 1.0 and (exploit is None or 0.0 <= exploit <= 1.0),
+            "need 0 <= exploit <= 1 and 0 <= budget_exploit <= 1",
         )
         super().__init__(problem, seed=seed, n_initial=max(n_initial, 2), dedupe_tries=dedupe_tries)
         self.n_neighbours = n_neighbours
         self.n_random = n_random
         self.two_decisions = two_decisions
-        self.exploit_every = exploit_every
+        self.exploit = (budget_exploit if problem.budgets else 0.5) if exploit is None else float(exploit)
         self.top_k = top_k
 
     def _neighbours(self, parents: list[Arch], rng: np.random.Generator) -> dict[str, Arch]:
@@ -436,7 +440,8 @@ class SurrogateSampler(_ArchSampler):
         if "accuracy" not in self.problem.objectives:
             return self._mutate(front[int(rng.integers(len(front)))], rng, 0.0)
         acc = np.array([float(t.user_attrs["metrics"]["accuracy"]) for t in done])
-        exploit = self.exploit_every > 0 and trial.number % self.exploit_every == 0
+        n, e = trial.number, self.exploit  # accuracy step when n * e passes an integer (e = 1/2: even n)
+        exploit = np.floor(n * e + 1e-9) > np.floor((n - 1) * e + 1e-9)
         parents = [archs[i] for i in np.argsort(-acc, kind="stable")[: self.top_k]] if exploit else front
         pool = self._neighbours(parents, rng)
         for _ in range(0 if exploit else self.n_random):

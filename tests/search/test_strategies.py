@@ -69,8 +69,8 @@ def test_evolution_options_validated(toy) -> None:  # type: ignore[no-untyped-de
     t = create_sampler("tpe", p, seed=1)
     assert t.n_initial == 20  # docs/benchmarks_search.md, "TPE's random start"
     g = create_sampler("surrogate", p, seed=1)
-    assert (g.n_initial, g.exploit_every, g.top_k, g.n_neighbours) == (20, 2, 3, 128)
-    for bad in ({"top_k": 0}, {"two_decisions": 2.0}, {"exploit_every": -1}, {"n_neighbours": 0}):
+    assert (g.n_initial, g.exploit, g.top_k, g.n_neighbours) == (20, 0.5, 3, 128)
+    for bad in ({"top_k": 0}, {"two_decisions": 2.0}, {"exploit": -1}, {"budget_exploit": 2}, {"n_neighbours": 0}):
         with pytest.raises(ValueError):
             SurrogateSampler(p, **bad)
 
