@@ -356,6 +356,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--budgets", type=int, nargs="+", default=[20, 50, 100, 300])
     p.add_argument("--regret-at", type=int, nargs="+", default=[100, 300])
     p.add_argument("--no-constrained", action="store_true", help="skip the constrained (median budget) problems")
+    p.add_argument(
+        "--constrained-only", action="store_true", help="only the constrained problems (options that act on budgets)"
+    )
     p.add_argument("--summarise-only", action="store_true", help="write the summary of the --runs file; run nothing")
     p.add_argument(
         "--compare",
@@ -368,7 +371,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     table = Table(args.table, accuracy=args.accuracy)
     costs = args.costs or [*table.devices, *(["flops"] if "flops" in table.costs else [])]
     variants = [parse_variant(s) for s in (args.strategies or list_strategies())]
-    problems = [Problem(table, c, constrained=False) for c in costs]
+    problems = [] if args.constrained_only else [Problem(table, c, constrained=False) for c in costs]
     if not args.no_constrained:
         problems += [Problem(table, c, constrained=True) for c in costs if c != "flops"]
     args.problem_names = [p.name for p in problems]

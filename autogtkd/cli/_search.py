@@ -40,7 +40,7 @@ def register(sub: Any) -> None:
                    help=f"hard budget, repeatable ({ACCEPTED_FORMS}); latency needs @TARGET")
     p.add_argument("--run", metavar="RUN_DIR", help="trained run directory (default: the embedded default run)")
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"output directory (default: {DEFAULT_OUT})")
-    p.add_argument("--strategy", default="tpe", choices=list_strategies(), help="search strategy (default: tpe)")
+    p.add_argument("--strategy", default="surrogate", choices=list_strategies(), help="search strategy (default: surrogate)")
     p.add_argument("--trials", type=int, default=20, metavar="N",
                    help="scored architectures wanted in the study, resumed ones included (default: 20)")
     p.add_argument("--storage", metavar="URL",

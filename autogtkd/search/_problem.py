@@ -90,9 +90,7 @@ class SearchProblem:
             raise PredictorError("a latency objective or budget needs a latency predictor (--budget 15ms@TARGET)")
         for b in self.budgets:
             if b.metric == "latency_ms" and b.target and latency is not None and latency.target != b.target:
-                raise PredictorError(
-                    f"budget {b} is for target {b.target!r} but the predictor is for {latency.target!r}"
-                )
+                raise PredictorError(f"budget {b} is for target {b.target!r} but the predictor is for {latency.target!r}")
         self.cost_names: tuple[str, ...] = tuple(
             dict.fromkeys([o for o in objectives if o != "accuracy"] + [b.metric for b in self.budgets])
         )

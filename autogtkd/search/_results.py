@@ -75,14 +75,8 @@ class Candidate:
     def from_metrics(cls, arch: Arch, metrics: Mapping[str, float], *, scorer: str, trial: int = -1) -> Candidate:
         """Build from a metrics dict (``accuracy`` required; costs optional)."""
         return cls(
-            arch,
-            float(metrics["accuracy"]),
-            metrics.get("flops"),
-            metrics.get("params"),
-            metrics.get("latency_ms"),
-            scorer,
-            trial,
-            dict(metrics),
+            arch, float(metrics["accuracy"]), metrics.get("flops"), metrics.get("params"),
+            metrics.get("latency_ms"), scorer, trial, dict(metrics),
         )
 
     @classmethod
@@ -90,14 +84,8 @@ class Candidate:
         try:
             searched = {"search_accuracy": float(data["search_accuracy"])} if "search_accuracy" in data else {}
             return cls(
-                Arch.from_dict(data["arch"]),
-                float(data["accuracy"]),
-                data.get("flops"),
-                data.get("params"),
-                data.get("latency_ms"),
-                str(data["scorer"]),
-                int(data.get("trial", -1)),
-                searched,
+                Arch.from_dict(data["arch"]), float(data["accuracy"]), data.get("flops"), data.get("params"),
+                data.get("latency_ms"), str(data["scorer"]), int(data.get("trial", -1)), searched,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"not a candidate record: {exc}") from None
@@ -190,9 +178,7 @@ class SearchResult:
         return np.array(rows, dtype=np.float64).reshape(len(cands), len(self.objectives))
 
     def _hypervolume(self, cands: Sequence[Candidate]) -> float:
-        if not cands or any(
-            not math.isfinite(self.reference.get(o, math.nan)) for o in self.objectives if o != "accuracy"
-        ):
+        if not cands or any(not math.isfinite(self.reference.get(o, math.nan)) for o in self.objectives if o != "accuracy"):
             return 0.0
         return hypervolume(self.normalised(cands), [1.0] * len(self.objectives))
 
@@ -280,17 +266,7 @@ def _write_csv(path: Path, cands: Sequence[Candidate]) -> None:
         w.writerow(COLUMNS)
         for c in cands:
             d = c.to_dict()
-            w.writerow(
-                [
-                    d["trial"],
-                    d["accuracy"],
-                    d["flops"],
-                    d["params"],
-                    d["latency_ms"],
-                    d["scorer"],
-                    json.dumps(d["arch"]),
-                ]
-            )
+            w.writerow([d["trial"], d["accuracy"], d["flops"], d["params"], d["latency_ms"], d["scorer"], json.dumps(d["arch"])])
 
 
 def read_result_files(d: Path) -> SearchResult:

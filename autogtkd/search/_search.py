@@ -202,7 +202,7 @@ def _heartbeat(storage: BaseStorage, trial_id: int) -> Iterator[None]:
 def search(
     problem: SearchProblem,
     *,
-    strategy: str = "tpe",
+    strategy: str = "surrogate",
     n_trials: int = 40,
     seed: int = 0,
     storage: str | BaseStorage | None = None,
@@ -223,7 +223,8 @@ def search(
 
     Args:
         problem: space, evaluator, objectives and budgets.
-        strategy: ``nsga2``, ``tpe``, ``evolution`` or ``random`` (see :func:`list_strategies`).
+        strategy: ``surrogate`` (default), ``tpe``, ``nsga2``, ``evolution`` or ``random`` (see
+            :func:`list_strategies`; docs/search.md, "Strategies").
         n_trials: scored architectures wanted in the study (study-wide: a resumed or shared study
             counts what is already there).
         seed: seeds the strategy; Optuna samplers get ``seed + number of existing trials`` so that a

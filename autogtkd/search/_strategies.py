@@ -6,10 +6,11 @@
   (:class:`EvolutionSampler`);
 * ``nsga2``: steady-state NSGA-II -- elitist survival by non-dominated rank and crowding distance,
   binary tournaments, uniform crossover and mutation (:class:`NSGA2Sampler`);
-* ``surrogate``: model-based local search -- a bootstrapped regression tree of accuracy on
-  ``space.encode`` picks, among neighbours of the front, the one that would add most hypervolume
-  (Thompson sampling), every other trial the neighbour of the best architectures it rates highest
-  (:class:`SurrogateSampler`);
+* ``surrogate`` (the default of :func:`~autogtkd.search.search` and the CLI): model-based local
+  search -- a bootstrapped regression tree of accuracy on ``space.encode`` (Thompson sampling)
+  picks among neighbours of the best architectures the one it rates most accurate (every trial
+  under a budget, every other trial without one) or, on the other trials, the neighbour of the
+  front that would add most hypervolume (:class:`SurrogateSampler`);
 * ``random``: constraint-aware uniform sampling (:class:`ConstrainedRandomSampler`), the floor.
 
 Every strategy proposes *all* decisions of the space as categorical parameters (scalars), so one
@@ -386,9 +387,11 @@ class SurrogateSampler(_ArchSampler):
     accurate. The other trials are *front steps*: the parents are the first two non-dominated ranks,
     ``n_random`` random architectures join the candidates, and the proposal is the one whose point
     -- known costs, rated accuracy -- adds most hypervolume to the evaluated front. Ties (often: no
-    gain) are broken at random. ``exploit=None`` (default) is 0.5, or ``budget_exploit`` when the
-    problem has budgets (the question is then the best architecture that fits). Needs an
-    ``accuracy`` objective; without one it mutates a random front member.
+    gain) are broken at random. ``exploit=None`` (default) is 0.5, or ``budget_exploit`` (default 1:
+    accuracy steps only) when the problem has budgets, where the question is the best architecture
+    that fits. On NAS-Bench-201 (docs/benchmarks_search.md, "A model-based strategy") 1 lowered the
+    regret under a budget on both accuracy columns and thinned the front under it; pass 0.5 for a
+    fuller front. Needs an ``accuracy`` objective; without one it mutates a random front member.
 
     Costs are computed for every candidate (``problem.costs``), so cheap cost functions (a table,
     a FLOPs count, a latency predictor) suit it; the model costs milliseconds per trial.
@@ -404,7 +407,7 @@ class SurrogateSampler(_ArchSampler):
         n_random: int = 16,
         two_decisions: float = 0.0,
         exploit: float | None = None,
-        budget_exploit: float = 0.5,
+        budget_exploit: float = 1.0,
         top_k: int = 3,
         dedupe_tries: int = 3,
     ) -> None:

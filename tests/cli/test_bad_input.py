@@ -133,8 +133,8 @@ def test_unknown_names_list_the_valid_ones(tmp_path: Path, capsys, monkeypatch: 
     err = _fails(["search", "--budget", "15ms@nosuch", "--out", out], capsys)
     assert "no latency predictor for target 'nosuch' (registered: none)" in err
     err = _fails(["search", "--strategy", "annealing", "--out", out], capsys)
-    assert "invalid choice: 'annealing' (choose from 'evolution', 'nsga2', 'random', 'tpe')" in err
-    with pytest.raises(UnknownNameError, match="unknown search strategy 'annealing'; valid: evolution, nsga2, random, tpe"):
+    assert "invalid choice: 'annealing' (choose from 'evolution', 'nsga2', 'random', 'surrogate', 'tpe')" in err
+    with pytest.raises(UnknownNameError, match="unknown search strategy 'annealing'; valid: evolution, nsga2, random, surrogate, tpe"):
         search(_grid_problem([]), strategy="annealing", n_trials=2)
     assert not (tmp_path / "r").exists() and not (tmp_path / "home").exists()
 

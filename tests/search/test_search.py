@@ -11,7 +11,7 @@ from autogtkd.exceptions import BudgetError, ConfigError
 from autogtkd.search import SearchProblem, list_strategies, pareto_mask, search
 from autogtkd.space import Arch, create_space
 
-STRATEGIES = ["nsga2", "tpe", "evolution", "random"]
+STRATEGIES = ["nsga2", "tpe", "evolution", "surrogate", "random"]
 
 
 def test_registry_lists_the_four_strategies() -> None:

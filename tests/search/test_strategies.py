@@ -70,6 +70,13 @@ def test_evolution_options_validated(toy) -> None:  # type: ignore[no-untyped-de
     assert t.n_initial == 20  # docs/benchmarks_search.md, "TPE's random start"
     g = create_sampler("surrogate", p, seed=1)
     assert (g.n_initial, g.exploit, g.top_k, g.n_neighbours) == (20, 0.5, 3, 128)
+    budgeted = SearchProblem(
+        toy.space(),
+        lambda a: {"accuracy": toy.accuracy(a)},
+        costs=lambda a: {"flops": toy.flops(a)},
+        budgets=["60FLOPs"],
+    )
+    assert create_sampler("surrogate", budgeted).exploit == 1.0  # docs/benchmarks_search.md, second round
     for bad in ({"top_k": 0}, {"two_decisions": 2.0}, {"exploit": -1}, {"budget_exploit": 2}, {"n_neighbours": 0}):
         with pytest.raises(ValueError):
             SurrogateSampler(p, **bad)
