@@ -368,6 +368,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
+    if args.compare:  # needs only the runs file
+        runs = Path(args.runs)
+        records = [json.loads(line) for line in runs.read_text().splitlines()] if runs.exists() else []
+        diffs = paired(records, *args.compare)
+        if not diffs:
+            raise SystemExit(f"no (problem, seed) cells where both {' and '.join(args.compare)} ran in {runs}")
+        for key, v in diffs.items():
+            print(
+                f"{key:14s} {args.compare[0]} - {args.compare[1]}: {v['mean']:+.4f} ± {v['ci95']:.4f} "
+                f"({v['better']} of {v['cells']} better)"
+            )
+        return
     table = Table(args.table, accuracy=args.accuracy)
     costs = args.costs or [*table.devices, *(["flops"] if "flops" in table.costs else [])]
     variants = [parse_variant(s) for s in (args.strategies or list_strategies())]
@@ -380,13 +392,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     runs = Path(args.runs)
     records = [json.loads(line) for line in runs.read_text().splitlines()] if runs.exists() else []
     done = {(r["problem"], r["label"], r["seed"]) for r in records}
-    if args.compare:
-        for key, v in paired(records, *args.compare).items():
-            print(
-                f"{key:14s} {args.compare[0]} - {args.compare[1]}: {v['mean']:+.4f} ± {v['ci95']:.4f} "
-                f"({v['better']} of {v['cells']} better)"
-            )
-        return
     n = max(args.budgets + args.regret_at)
     for seed in range(
         0 if args.summarise_only else args.seeds

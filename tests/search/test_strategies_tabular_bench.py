@@ -200,3 +200,13 @@ def test_paired_differences_only_over_shared_cells() -> None:
         "cells": 1,
         "better": 1,
     }
+    assert ts.paired(records, "a", "nosuch") == {}
+
+
+def test_compare_without_shared_cells_is_a_clear_error(tmp_path: Path) -> None:
+    runs = tmp_path / "runs.jsonl"
+    runs.write_text("")
+    with pytest.raises(SystemExit, match="no \\(problem, seed\\) cells where both a and b ran"):
+        _module("tabular_search").main(
+            ["--table", str(tmp_path / "none.csv"), "--runs", str(runs), "--compare", "a", "b"]
+        )
