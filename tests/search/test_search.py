@@ -14,7 +14,7 @@ from autogtkd.space import Arch, create_space
 STRATEGIES = ["nsga2", "tpe", "evolution", "surrogate", "random"]
 
 
-def test_registry_lists_the_four_strategies() -> None:
+def test_registry_lists_the_five_strategies() -> None:
     assert list_strategies() == sorted(STRATEGIES)
 
 
@@ -80,6 +80,17 @@ def test_no_reported_candidate_breaks_a_budget(strategy: str) -> None:
     assert result.knee() in result.candidates
     best = result.best_under("40MFLOPs")
     assert best is None or best.flops <= 40e6
+
+
+def test_surrogate_model_steps_on_a_builtin_space() -> None:
+    """Past its random start, ``surrogate`` on ``mbv3-cifar`` (3 objectives, 2 budgets; half of the
+    steps are front steps with ``budget_exploit=0.5``) proposes new, feasible students."""
+    calls: list[Arch] = []
+    problem = _mbv3_problem("60MFLOPs", calls)
+    options = {"n_initial": 4, "budget_exploit": 0.5, "n_neighbours": 32}
+    result = search(problem, strategy="surrogate", n_trials=12, seed=1, strategy_options=options)
+    assert len(result.trials) == 12 and len(set(calls)) == 12
+    assert all(problem.space.flops(a) <= 60e6 and problem.space.params(a) <= 3e6 for a in calls)
 
 
 def test_tight_budget_terminates_with_feasible_candidates() -> None:
