@@ -14,14 +14,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import KFold, RepeatedKFold
 
 HERE = Path(__file__).resolve().parent
 spec = importlib.util.spec_from_file_location("tl", HERE / "tabular_latency.py")
 tl = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(tl)
 from autogtkd.hw.latency import LatencyPredictor, latency_metrics
-from autogtkd.hw.latency._models import _LINEAR_KINDS, _candidates, _label, _mape
+from autogtkd.hw.latency._models import _label, _mape
 
 DATA = HERE.parent.parent / "shared" / "data" / "tabular"
 DEVS = [
@@ -59,19 +58,10 @@ for tab in ("fbnet_cifar100", "nb201_cifar10"):
             Xte = p.featurizer_.transform([space.canonical(t.archs[i]) for i in test])
             m, se = reg.cv_scores_, reg.cv_se_
             best = min(m, key=m.get)
-            cands = {
-                _label(k, pr): (k, pr)
-                for k, pr in _candidates(("analytic", "factorised", "lut", "ridge", "gbr", "extra_trees"))
-            }
+            cands = {_label(k, pr): (k, pr) for k, pr in reg.candidates_}
             within = [l for l in m if m[l] <= m[best] + se[best]]
-            cheap = all(cands[l][0] in _LINEAR_KINDS for l in m)
-            splitter = (
-                RepeatedKFold(n_splits=5, n_repeats=3, random_state=s)
-                if cheap
-                else KFold(n_splits=5, shuffle=True, random_state=s)
-            )
             errs = []
-            for tr, te in splitter.split(Xtr):
+            for tr, te in reg.cv_folds_:  # the folds of the model choice itself
                 ps = []
                 for l in within:
                     est, lt, cols = reg._fit_one(*cands[l], Xtr[tr], y[train][tr])

@@ -108,6 +108,13 @@ def test_selection_prefers_simple_model_at_small_n() -> None:
     assert set(reg.cv_se_) == set(reg.cv_scores_)
     with pytest.raises(ValueError):
         LatencyRegressor(selection="best").fit(X, y)
+    # the compared candidates and the folds are kept: refitting a candidate on them gives its CV score
+    assert sorted(k for k, _ in reg.candidates_) == ["extra_trees", "gbr", "ridge"] and len(reg.cv_folds_) == 5
+    errs = []
+    for tr, te in reg.cv_folds_:
+        est, lt, cols = reg._fit_one("ridge", {}, X[tr], y[tr])
+        errs.append(np.mean(np.abs(reg._predict_one(est, lt, cols, X[te]) - y[te]) / y[te]))
+    assert reg.cv_scores_["ridge"] == pytest.approx(np.mean(errs))
 
 
 def test_factor_layout_marks_the_shared_option_table(tmp_path) -> None:  # type: ignore[no-untyped-def]

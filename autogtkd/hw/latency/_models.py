@@ -487,6 +487,9 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
         estimator_: the fitted estimator.
         cv_scores_: ``{candidate: mean CV MAPE}`` (MSE when some target is <= 0).
         cv_se_: ``{candidate: standard error of that mean}`` (over the folds).
+        candidates_: the ``(kind, options)`` pairs that were compared (the first wins without CV).
+        cv_folds_: the ``(train, test)`` index arrays the comparison used (empty without CV), so a
+            study of the choice can reuse exactly these folds.
         log_target_: whether ``estimator_`` predicts ``log(latency)``.
         columns_: ``(start, stop)`` of the columns the estimator sees.
         few_shot_: whether few-shot mode was used.
@@ -580,8 +583,10 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
             cands = [("ridge", {})]
         if self.selection not in ("one_se", "min"):
             raise ValueError(f"selection must be 'one_se' or 'min', got {self.selection!r}")
+        self.candidates_ = cands
         self.cv_scores_: dict[str, float] = {}
         self.cv_se_: dict[str, float] = {}
+        self.cv_folds_: list[tuple[np.ndarray, np.ndarray]] = []
         n_splits = min(int(self.cv), n)
         if len(cands) > 1 and n_splits >= 2:
             cheap = all(k in _LINEAR_KINDS for k, _ in cands)
@@ -591,6 +596,7 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
                 else KFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
             )
             folds = list(splitter.split(X))
+            self.cv_folds_ = folds
             for name, params in cands:
                 errs = []
                 for tr, te in folds:
