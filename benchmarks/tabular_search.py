@@ -270,6 +270,12 @@ def goals(
     return out
 
 
+def read_runs(path: str | Path) -> list[dict[str, Any]]:
+    """The finished runs recorded in ``path`` (JSON lines; none when it does not exist yet)."""
+    path = Path(path)
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
 def paired(records: list[dict[str, Any]], a: str, b: str) -> dict[str, Any]:
     """``a`` - ``b`` on the (problem, seed) cells both ran: per metric and budget the mean
     difference, its 95 % normal half-width (1.96 SE), cells, and cells where ``a`` is better. HV
@@ -369,11 +375,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     if args.compare:  # needs only the runs file
-        runs = Path(args.runs)
-        records = [json.loads(line) for line in runs.read_text().splitlines()] if runs.exists() else []
-        diffs = paired(records, *args.compare)
+        diffs = paired(read_runs(args.runs), *args.compare)
         if not diffs:
-            raise SystemExit(f"no (problem, seed) cells where both {' and '.join(args.compare)} ran in {runs}")
+            raise SystemExit(f"no (problem, seed) cells where both {' and '.join(args.compare)} ran in {args.runs}")
         for key, v in diffs.items():
             print(
                 f"{key:14s} {args.compare[0]} - {args.compare[1]}: {v['mean']:+.4f} ± {v['ci95']:.4f} "
@@ -390,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     runs = Path(args.runs)
-    records = [json.loads(line) for line in runs.read_text().splitlines()] if runs.exists() else []
+    records = read_runs(runs)
     done = {(r["problem"], r["label"], r["seed"]) for r in records}
     n = max(args.budgets + args.regret_at)
     for seed in range(

@@ -178,17 +178,11 @@ class _ArchSampler(BaseSampler):
             ),
             self.problem.maximise,
         )
-        gain = self._gains(pts, cand)
-        best = np.flatnonzero(gain >= gain.max() - 1e-12)
-        return candidates[int(rng.choice(best))][0]
-
-    @staticmethod
-    def _gains(pts: np.ndarray, cand: np.ndarray) -> np.ndarray:
-        """Hypervolume each candidate point (minimised, shape ``(k, m)``) would add to the evaluated
-        points ``pts`` (``(n, m)``), both normalised to the range of ``pts``, reference 1.1."""
         lo, hi = pts.min(0), pts.max(0)
         span = np.where(hi > lo, hi - lo, 1.0)
-        return hypervolume_gains((pts - lo) / span, np.full(pts.shape[1], 1.1), (cand - lo) / span)
+        gain = hypervolume_gains((pts - lo) / span, np.full(pts.shape[1], 1.1), (cand - lo) / span)
+        best = np.flatnonzero(gain >= gain.max() - 1e-12)
+        return candidates[int(rng.choice(best))][0]
 
     def _mutate(self, arch: Arch, rng: np.random.Generator, prob: float, tries: int = 10) -> Arch:
         """A feasible mutant: each decision resampled with probability ``prob`` and at least one
@@ -460,14 +454,9 @@ class SurrogateSampler(_ArchSampler):
             space.encode_many(archs)[boot], acc[boot]
         )
         rated = tree.predict(space.encode_many(cands))
-        if exploit:
-            score = rated
-        else:
-            points = [
-                self.problem.values({**self.problem.costs(a), "accuracy": float(r)}) for a, r in zip(cands, rated)
-            ]
-            score = self._gains(pts, to_minimisation(np.array(points, dtype=np.float64), self.problem.maximise))
-        best = np.flatnonzero(score >= score.max() - 1e-12)
+        if not exploit:  # the candidate adding most hypervolume at its rated accuracy
+            return self._best_by_improvement(list(zip(cands, rated.tolist())), done, rng)
+        best = np.flatnonzero(rated >= rated.max() - 1e-12)
         return cands[int(rng.choice(best))]
 
 

@@ -93,22 +93,33 @@ def test_one_decision_mutation(toy) -> None:  # type: ignore[no-untyped-def]
         assert sum(parent[k] != child[k] for k in parent) == 1
 
 
-def test_cost_aware_candidate_choice_fills_the_cost_gap(toy) -> None:  # type: ignore[no-untyped-def]
-    """With several candidates, the one whose known cost would add most hypervolume is kept."""
-    p = _problem(toy)
-    study_trials = []
+def _study_with(p, archs, accuracy):  # type: ignore[no-untyped-def]
+    """An Optuna study holding ``archs`` as evaluated trials with the given accuracy function."""
     import optuna
 
     study = optuna.create_study(directions=p.directions)
-    for arch in ({"depth": 1, "width": 8, "op": "pool"}, {"depth": 4, "width": 24, "op": "conv"}):
+    for arch in archs:
         a = p.space.canonical(arch)
-        t = optuna.trial.create_trial(
-            values=p.values({**p.costs(a), "accuracy": toy.accuracy(a)}),
-            user_attrs={"arch": a.to_dict(), "status": "evaluated", "metrics": {"accuracy": toy.accuracy(a)}},
+        acc = accuracy(a)
+        study.add_trial(
+            optuna.trial.create_trial(
+                values=p.values({**p.costs(a), "accuracy": acc}),
+                user_attrs={
+                    "arch": a.to_dict(),
+                    "arch_key": a.key,
+                    "status": "evaluated",
+                    "metrics": {"accuracy": acc},
+                },
+            )
         )
-        study.add_trial(t)
-        study_trials.append(t)
-    done = study.get_trials()
+    return study
+
+
+def test_cost_aware_candidate_choice_fills_the_cost_gap(toy) -> None:  # type: ignore[no-untyped-def]
+    """With several candidates, the one whose known cost would add most hypervolume is kept."""
+    p = _problem(toy)
+    ends = ({"depth": 1, "width": 8, "op": "pool"}, {"depth": 4, "width": 24, "op": "conv"})
+    done = _study_with(p, ends, toy.accuracy).get_trials()
     s = EvolutionSampler(p, population_size=2, tournament_size=1)
     mid = p.space.canonical({"depth": 2, "width": 16, "op": "conv"})  # a new cost level
     dup = p.space.canonical({"depth": 4, "width": 24, "op": "conv"})  # no gain: already on the front
@@ -143,28 +154,6 @@ def test_guided_beats_random_on_toy(toy, strategy) -> None:  # type: ignore[no-u
         )
 
     assert hv(strategy) >= hv("random") - 1e-9
-
-
-def _study_with(p, archs, accuracy):  # type: ignore[no-untyped-def]
-    """An Optuna study holding ``archs`` as evaluated trials with the given accuracy function."""
-    import optuna
-
-    study = optuna.create_study(directions=p.directions)
-    for arch in archs:
-        a = p.space.canonical(arch)
-        acc = accuracy(a)
-        study.add_trial(
-            optuna.trial.create_trial(
-                values=p.values({**p.costs(a), "accuracy": acc}),
-                user_attrs={
-                    "arch": a.to_dict(),
-                    "arch_key": a.key,
-                    "status": "evaluated",
-                    "metrics": {"accuracy": acc},
-                },
-            )
-        )
-    return study
 
 
 def test_surrogate_accuracy_step_climbs_from_the_best(toy) -> None:  # type: ignore[no-untyped-def]
