@@ -76,7 +76,7 @@ def test_evolution_options_validated(toy) -> None:  # type: ignore[no-untyped-de
         costs=lambda a: {"flops": toy.flops(a)},
         budgets=["60FLOPs"],
     )
-    assert create_sampler("surrogate", budgeted).exploit == 1.0  # docs/benchmarks_search.md, second round
+    assert create_sampler("surrogate", budgeted).exploit == 0.9  # docs/benchmarks_search.md, fourth round
     for bad in ({"top_k": 0}, {"two_decisions": 2.0}, {"exploit": -1}, {"budget_exploit": 2}, {"n_neighbours": 0}):
         with pytest.raises(ValueError):
             SurrogateSampler(p, **bad)
@@ -187,3 +187,29 @@ def test_surrogate_without_accuracy_objective_still_proposes(toy) -> None:  # ty
     )
     result = search(p, strategy="surrogate", n_trials=10, seed=0, strategy_options={"n_initial": 3})
     assert len(result.trials) == 10
+
+
+@pytest.mark.parametrize("when", ["widen", "deepen"])
+def test_surrogate_exhausted_neighbourhood(toy, when) -> None:  # type: ignore[no-untyped-def]
+    """Every one-decision neighbour of the best is scored: ``widen`` climbs from the 2nd most accurate
+    (parents doubled), ``deepen`` proposes a two-decision neighbour of the best -- not a random
+    architecture."""
+    p = _problem(toy)
+    best = p.space.canonical({"depth": 4, "width": 24, "op": "conv"})
+    near = [p.space.mutate(best, np.random.default_rng(i), prob=0.0) for i in range(60)]
+    ring = list({a.key: a for a in near}.values())
+    assert len(ring) == 6  # 3 depths + 2 widths + 1 op
+    distance = lambda a: sum(a[k] != best[k] for k in best)
+    accuracy = lambda a: 1.0 - 0.1 * distance(a)
+    study = _study_with(p, [best, *ring], accuracy)
+    done = study.get_trials()
+    s = SurrogateSampler(p, seed=0, n_initial=2, top_k=1, exploit=1.0, when_exhausted=when)
+    s._seen = {t.user_attrs["arch_key"] for t in done}
+    for number in range(3):
+        trial = study.ask()
+        child = s.propose(study, study._storage.get_trial(trial._trial_id), np.random.default_rng(number), done)
+        assert child.key not in s._seen and distance(child) == 2
+        if when == "widen":  # a neighbour of the top 2: the best and the first-scored of the ring
+            assert sum(child[k] != ring[0][k] for k in best) == 1
+    with pytest.raises(ValueError, match="when_exhausted"):
+        SurrogateSampler(p, when_exhausted="restart")
