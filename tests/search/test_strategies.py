@@ -69,7 +69,7 @@ def test_evolution_options_validated(toy) -> None:  # type: ignore[no-untyped-de
     t = create_sampler("tpe", p, seed=1)
     assert t.n_initial == 20  # docs/benchmarks_search.md, "TPE's random start"
     g = create_sampler("surrogate", p, seed=1)
-    assert (g.n_initial, g.exploit, g.top_k, g.n_neighbours) == (20, 0.5, 3, 128)
+    assert (g.n_initial, g.exploit, g.top_k, g.n_neighbours, g.when_exhausted) == (20, 0.5, 3, 128, "deepen")
     budgeted = SearchProblem(
         toy.space(),
         lambda a: {"accuracy": toy.accuracy(a)},
