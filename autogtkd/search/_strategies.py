@@ -95,6 +95,17 @@ def crowding_distance(points: np.ndarray) -> np.ndarray:
     return out
 
 
+def accuracy_step(number: int, share: float) -> bool:
+    """Whether trial ``number`` is one of a ``share`` of trials spread evenly by number (``share=0.5``:
+    the even numbers; ``1``: every trial; ``0``: none)."""
+    return bool(np.floor(number * share + 1e-9) > np.floor((number - 1) * share + 1e-9))
+
+
+def _accuracies(trials: list[FrozenTrial]) -> np.ndarray:
+    """The recorded accuracy of each trial (0 when it has none)."""
+    return np.array([float(t.user_attrs["metrics"].get("accuracy", 0.0)) for t in trials])
+
+
 def _check(cond: bool, message: str) -> None:
     if not cond:
         raise ValueError(message)
@@ -184,6 +195,16 @@ class _ArchSampler(BaseSampler):
         best = np.flatnonzero(gain >= gain.max() - 1e-12)
         return candidates[int(rng.choice(best))][0]
 
+    def _choose(
+        self, candidates: list[tuple[Arch, float]], done: list[FrozenTrial], rng: np.random.Generator, exploit: bool
+    ) -> Arch:
+        """An accuracy step keeps the candidate of highest estimated accuracy (ties at random), any
+        other step the one adding most hypervolume (:meth:`_best_by_improvement`)."""
+        if not exploit:
+            return self._best_by_improvement(candidates, done, rng)
+        est = np.array([a for _, a in candidates])
+        return candidates[int(rng.choice(np.flatnonzero(est >= est.max() - 1e-12)))][0]
+
     def _mutate(self, arch: Arch, rng: np.random.Generator, prob: float, tries: int = 10) -> Arch:
         """A feasible mutant: each decision resampled with probability ``prob`` and at least one
         changed (``prob=0``: exactly one decision), retried ``tries`` times, then repaired."""
@@ -218,6 +239,9 @@ class EvolutionSampler(_ArchSampler):
     With ``n_candidates > 1`` (default 16; ``1`` is the textbook algorithm) each proposal runs that many tournaments and mutations and keeps the
     new child that would add most hypervolume if it scored its parent's accuracy (its costs are
     known before scoring): the search fills gaps of the front's cost axis first.
+
+    With budgets, a share ``budget_exploit`` (default 0) of the proposals are *accuracy steps*: the
+    tournament is won by accuracy and the child kept is the one whose parent is most accurate.
     """
 
     def __init__(
@@ -229,10 +253,12 @@ class EvolutionSampler(_ArchSampler):
         tournament_size: int = 10,
         mutation_prob: float = 0.0,
         n_candidates: int = 16,
+        budget_exploit: float = 0.0,
         n_initial: int | None = None,
         dedupe_tries: int = 20,
     ) -> None:
         _check(n_candidates >= 1, "need n_candidates >= 1")
+        _check(0.0 <= budget_exploit <= 1.0, "need 0 <= budget_exploit <= 1")
         _check(
             population_size >= 2 and 1 <= tournament_size <= population_size,
             "need population_size >= 2 and 1 <= tournament_size <= population_size",
@@ -248,19 +274,22 @@ class EvolutionSampler(_ArchSampler):
         self.tournament_size = tournament_size
         self.mutation_prob = mutation_prob
         self.n_candidates = n_candidates
+        self.budget_exploit = budget_exploit if problem.budgets else 0.0
 
     def propose(self, study: Study, trial: FrozenTrial, rng: np.random.Generator, done: list[FrozenTrial]) -> Arch:
         population = done[-self.population_size :]
-        ranks = nondominated_ranks(self._objectives(population))
+        exploit = accuracy_step(trial.number, self.budget_exploit)
+        # lower is better: non-dominated rank, or (accuracy step) minus accuracy
+        order = -_accuracies(population) if exploit else nondominated_ranks(self._objectives(population))
         children: list[tuple[Arch, float]] = []
         for _ in range(self.n_candidates):
             picks = rng.choice(len(population), size=min(self.tournament_size, len(population)), replace=False)
-            best = picks[ranks[picks] == ranks[picks].min()]
+            best = picks[order[picks] == order[picks].min()]
             parent = population[int(rng.choice(best))]
             child = self._mutate(Arch.from_dict(parent.user_attrs["arch"]), rng, self.mutation_prob)
             if self.n_candidates == 1 or child.key not in self._seen:
                 children.append((child, float(parent.user_attrs["metrics"].get("accuracy", 0.0))))
-        return self._best_by_improvement(children, done, rng) if children else child
+        return self._choose(children, done, rng, exploit) if children else child
 
 
 class NSGA2Sampler(_ArchSampler):
@@ -275,7 +304,7 @@ class NSGA2Sampler(_ArchSampler):
     :class:`EvolutionSampler` (estimated accuracy: the parents' mean); its default here is 4, not 16:
     on NAS-Bench-201 (docs/benchmarks_search.md, "Candidates per proposal") 4 children per proposal
     kept NSGA-II's front spread (never below random search) and lowered its regret, where 16 made it
-    greedy.
+    greedy. ``budget_exploit`` works as in :class:`EvolutionSampler` (binary tournaments by accuracy).
     """
 
     def __init__(
@@ -287,10 +316,12 @@ class NSGA2Sampler(_ArchSampler):
         crossover_prob: float = 0.9,
         mutation_prob: float | None = None,
         n_candidates: int = 4,
+        budget_exploit: float = 0.0,
         n_initial: int | None = None,
         dedupe_tries: int = 20,
     ) -> None:
         _check(population_size >= 2 and n_candidates >= 1, "need population_size >= 2 and n_candidates >= 1")
+        _check(0.0 <= budget_exploit <= 1.0, "need 0 <= budget_exploit <= 1")
         _check(0.0 <= crossover_prob <= 1.0, "need 0 <= crossover_prob <= 1")
         _check(mutation_prob is None or 0.0 <= mutation_prob <= 1.0, "need 0 <= mutation_prob <= 1")
         super().__init__(
@@ -304,6 +335,7 @@ class NSGA2Sampler(_ArchSampler):
         n = len(problem.space.choices)
         self.mutation_prob = 1.0 / n if mutation_prob is None else mutation_prob
         self.n_candidates = n_candidates
+        self.budget_exploit = budget_exploit if problem.budgets else 0.0
 
     def propose(self, study: Study, trial: FrozenTrial, rng: np.random.Generator, done: list[FrozenTrial]) -> Arch:
         values = self._objectives(done)
@@ -313,9 +345,13 @@ class NSGA2Sampler(_ArchSampler):
             idx = np.flatnonzero(ranks == r)
             crowd[idx] = crowding_distance(values[idx])
         order = np.lexsort((-crowd, ranks))[: self.population_size]  # best first
+        exploit = accuracy_step(trial.number, self.budget_exploit)
+        acc = _accuracies(done)
 
         def tournament() -> FrozenTrial:
             i, j = rng.choice(len(order), size=2, replace=len(order) < 2)
+            if exploit:  # the more accurate of the two (ties: the better by rank and crowding)
+                return done[order[min((i, j), key=lambda k: (-acc[order[k]], k))]]
             return done[order[min(i, j)]]
 
         children: list[tuple[Arch, float]] = []
@@ -327,9 +363,9 @@ class NSGA2Sampler(_ArchSampler):
                 child = self.problem.space.crossover(child, Arch.from_dict(parents[1].user_attrs["arch"]), rng)
             child = self._mutate(child, rng, self.mutation_prob)
             if self.n_candidates == 1 or child.key not in self._seen:
-                acc = float(np.mean([t.user_attrs["metrics"].get("accuracy", 0.0) for t in parents]))
-                children.append((child, acc))
-        return self._best_by_improvement(children, done, rng) if children else child
+                est = float(np.mean([t.user_attrs["metrics"].get("accuracy", 0.0) for t in parents]))
+                children.append((child, est))
+        return self._choose(children, done, rng, exploit) if children else child
 
 
 class TPEArchSampler(_ArchSampler):
@@ -456,9 +492,8 @@ class SurrogateSampler(_ArchSampler):
         front = [a for a, r in zip(archs, nondominated_ranks(pts)) if r < 2]
         if "accuracy" not in self.problem.objectives:
             return self._mutate(front[int(rng.integers(len(front)))], rng, 0.0)
-        acc = np.array([float(t.user_attrs["metrics"]["accuracy"]) for t in done])
-        n, e = trial.number, self.exploit  # accuracy step when n * e passes an integer (e = 1/2: even n)
-        exploit = np.floor(n * e + 1e-9) > np.floor((n - 1) * e + 1e-9)
+        acc = _accuracies(done)
+        exploit = accuracy_step(trial.number, self.exploit)
         by_acc = [archs[i] for i in np.argsort(-acc, kind="stable")]
         pool = self._neighbours(by_acc[: self.top_k] if exploit else front, rng)
         if exploit and not pool and self.when_exhausted != "random":

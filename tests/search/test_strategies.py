@@ -213,3 +213,35 @@ def test_surrogate_exhausted_neighbourhood(toy, when) -> None:  # type: ignore[n
             assert sum(child[k] != ring[0][k] for k in best) == 1
     with pytest.raises(ValueError, match="when_exhausted"):
         SurrogateSampler(p, when_exhausted="restart")
+
+
+def test_evolution_and_nsga2_accuracy_steps_under_a_budget(toy) -> None:  # type: ignore[no-untyped-def]
+    """``budget_exploit=1`` with a budget: evolution's tournament over the whole population is won by the
+    most accurate member (its child is a one-decision neighbour of it); the child kept by either
+    strategy is the one of highest estimated accuracy, not of largest hypervolume gain. Without a
+    budget the option is off."""
+    budgeted = SearchProblem(
+        toy.space(),
+        lambda a: {"accuracy": toy.accuracy(a)},
+        costs=lambda a: {"flops": toy.flops(a)},
+        budgets=["200FLOPs"],
+    )
+    rng = np.random.default_rng(1)
+    archs = [
+        a for a in {a.key: a for a in (budgeted.space.sample(rng) for _ in range(60))}.values() if budgeted.feasible(a)
+    ][:8]
+    study = _study_with(budgeted, archs, toy.accuracy)
+    done = study.get_trials()
+    top = max(archs, key=toy.accuracy)
+    s = EvolutionSampler(budgeted, population_size=8, tournament_size=8, n_candidates=1, budget_exploit=1.0)
+    s._seen = {t.user_attrs["arch_key"] for t in done}
+    for number in range(5):
+        trial = study.ask()
+        child = s.propose(study, study._storage.get_trial(trial._trial_id), np.random.default_rng(number), done)
+        assert sum(child[k] != top[k] for k in top) <= 1  # 0: repaired back onto the budget
+    n = NSGA2Sampler(budgeted, budget_exploit=1.0)
+    low, high = budgeted.space.canonical(archs[0]), budgeted.space.canonical(archs[1])
+    assert n._choose([(low, 0.2), (high, 0.9)], done, np.random.default_rng(0), exploit=True) == high
+    assert NSGA2Sampler(_problem(toy), budget_exploit=1.0).budget_exploit == 0.0
+    with pytest.raises(ValueError):
+        EvolutionSampler(budgeted, budget_exploit=1.5)
