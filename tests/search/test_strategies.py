@@ -64,6 +64,7 @@ def test_evolution_options_validated(toy) -> None:  # type: ignore[no-untyped-de
         NSGA2Sampler(p, population_size=1)
     s = create_sampler("evolution", p, seed=1)
     assert (s.population_size, s.tournament_size, s.mutation_prob, s.n_initial) == (50, 10, 0.0, 50)
+    assert s.budget_exploit == 0.0  # no budget: the option is off
     n = create_sampler("nsga2", p, seed=1)
     assert (n.population_size, n.n_candidates, n.n_initial) == (20, 4, 20)  # 4: docs/benchmarks_search.md
     t = create_sampler("tpe", p, seed=1)
