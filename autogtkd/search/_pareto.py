@@ -59,7 +59,7 @@ def nondominated_ranks(points: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def hypervolume(points: np.ndarray, reference: Sequence[float]) -> float:
+def hypervolume(points: np.ndarray, reference: Sequence[float] | np.ndarray) -> float:
     """Exact hypervolume dominated by ``points`` (minimised) and bounded by ``reference``.
 
     Points not strictly better than the reference in every objective contribute nothing. Uses
@@ -103,7 +103,7 @@ def _hv(p: np.ndarray, ref: np.ndarray) -> float:
     return float(total)
 
 
-def hypervolume_gains(front: np.ndarray, reference: Sequence[float], candidates: np.ndarray) -> np.ndarray:
+def hypervolume_gains(front: np.ndarray, reference: Sequence[float] | np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """Hypervolume each candidate alone would add to ``front`` (all minimised), shape ``(k,)``.
 
     ``front``: ``(n, m)`` points (dominated ones are ignored); ``candidates``: ``(k, m)``. With two
