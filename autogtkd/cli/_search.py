@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from autogtkd.budget import ACCEPTED_FORMS, Budget, parse_budget
-from autogtkd.exceptions import BudgetError, CheckpointError, RunError
+from autogtkd.exceptions import BudgetError, CheckpointError, ConfigError, RunError
 from autogtkd.space import Arch, SearchSpace
 
-__all__ = ["register", "remeasure_report", "rescore_top_for", "search_threads"]
+__all__ = ["parse_options", "register", "remeasure_report", "rescore_top_for", "search_threads"]
 
 DEFAULT_OUT = "autogtkd-search"
 #: Students re-scored with ``finetune`` at the end of a search of a user's run (``--run``): the rule
@@ -41,6 +41,9 @@ def register(sub: Any) -> None:
     p.add_argument("--run", metavar="RUN_DIR", help="trained run directory (default: the embedded default run)")
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"output directory (default: {DEFAULT_OUT})")
     p.add_argument("--strategy", default="surrogate", choices=list_strategies(), help="search strategy (default: surrogate)")
+    p.add_argument("--strategy-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="an option of the strategy, repeatable (e.g. budget_exploit=0.5, when_exhausted=random; "
+                        "docs/search.md, Strategies)")
     p.add_argument("--trials", type=int, default=20, metavar="N",
                    help="scored architectures wanted in the study, resumed ones included (default: 20)")
     p.add_argument("--storage", metavar="URL",
@@ -74,6 +77,24 @@ def register(sub: Any) -> None:
                         "report it beside the prediction (remeasured.json)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_search)
+
+
+def parse_options(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings as keyword options; a value is read as JSON (numbers, ``true``/``false``,
+    ``null``) or else kept as text: ``["budget_exploit=0.5", "when_exhausted=deepen"]`` ->
+    ``{"budget_exploit": 0.5, "when_exhausted": "deepen"}``."""
+    import json
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--strategy-option needs KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
 
 
 def _objectives(args: argparse.Namespace, budgets: list[Budget]) -> tuple[str, ...]:
@@ -114,6 +135,7 @@ def _search(args: argparse.Namespace) -> int:
     if args.trials < 1:
         raise BudgetError(f"--trials must be >= 1, got {args.trials}")
     rescore_top = rescore_top_for(args.rescore_top, embedded=args.run is None)
+    strategy_options = parse_options(args.strategy_option)
     from autogtkd.train import default_run, load_run
 
     threads = search_threads(args.threads)
@@ -154,6 +176,7 @@ def _search(args: argparse.Namespace) -> int:
             rescore = Rescore(create_scorer(args.rescore_scorer, run, options), top=rescore_top)
     result = search(
         problem, strategy=args.strategy, n_trials=args.trials, seed=args.seed, storage=args.storage,
+        strategy_options=strategy_options,
         study_name=args.study, out=args.out, prescreen=prescreen, rescore=rescore, progress=not args.quiet,
         info={"run": str(Path(run_dir).resolve())},
     )

@@ -33,6 +33,7 @@ from optuna.samplers import BaseSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
+from autogtkd.exceptions import ConfigError
 from autogtkd.registry import Registry
 from autogtkd.search._pareto import hypervolume_gains, nondominated_ranks, to_minimisation
 from autogtkd.search._problem import SearchProblem
@@ -108,7 +109,7 @@ def _accuracies(trials: list[FrozenTrial]) -> np.ndarray:
 
 def _check(cond: bool, message: str) -> None:
     if not cond:
-        raise ValueError(message)
+        raise ConfigError(message)
 
 
 class _ArchSampler(BaseSampler):
@@ -554,5 +555,11 @@ def list_strategies() -> list[str]:
 
 
 def create_sampler(name: str, problem: SearchProblem, *, seed: int = 0, **options: Any) -> BaseSampler:
-    """The Optuna sampler of strategy ``name`` for ``problem``."""
-    return STRATEGIES.create(name, problem=problem, seed=seed, **options)
+    """The Optuna sampler of strategy ``name`` for ``problem``; an option the strategy does not take
+    raises :class:`~autogtkd.exceptions.ConfigError` (as does a value out of range)."""
+    try:
+        return STRATEGIES.create(name, problem=problem, seed=seed, **options)
+    except TypeError as exc:
+        if "unexpected keyword argument" not in str(exc):
+            raise
+        raise ConfigError(f"strategy {name!r}: {exc}") from None

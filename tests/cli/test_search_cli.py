@@ -157,6 +157,36 @@ def test_a_registered_scorer_is_a_search_cli_choice_end_to_end(tiny_gtn_run: Pat
     assert exc.value.code == 2 and "invalid choice: 'by-depth'" in capsys.readouterr().err
 
 
+def test_strategy_options_reach_the_strategy_and_bad_ones_fail_in_one_line(
+    tiny_gtn_run: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """``--strategy-option KEY=VALUE`` goes to the strategy (values read as JSON, else text); a
+    malformed one fails before any training, an unknown or out-of-range one with one line and exit 2."""
+    from autogtkd.cli._search import parse_options
+
+    assert parse_options(["budget_exploit=0.5", "when_exhausted=random", "n_initial=2", "x=true"]) == {
+        "budget_exploit": 0.5,
+        "when_exhausted": "random",
+        "n_initial": 2,
+        "x": True,
+    }
+    home = tmp_path / "home"
+    with monkeypatch.context() as m:
+        m.setenv("AUTOGTKD_HOME", str(home))
+        assert main(["search", "--strategy-option", "budget_exploit", "--out", str(tmp_path / "o")]) == 2
+    assert "needs KEY=VALUE" in capsys.readouterr().err and not home.exists()
+    base = ["search", "--run", str(tiny_gtn_run), "--trials", "3", "--quiet", "--val-batches", "1"]
+    base += ["--rescore-top", "0"]
+    bad = {"no_such=1": "unexpected keyword argument 'no_such'", "when_exhausted=x": "when_exhausted must be one of"}
+    for option, message in bad.items():
+        assert main([*base, "--strategy-option", option, "--out", str(tmp_path / option)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0]
+    argv = [*base, "--strategy-option", "n_initial=2", "--out", str(tmp_path / "ok")]
+    assert main(argv) == 0
+    assert "Pareto front of 3 scored students" in capsys.readouterr().out
+
+
 def test_search_trains_the_default_run_with_the_search_threads(tmp_path: Path, monkeypatch) -> None:
     """``--threads`` (else torch's own setting: every core, or $OMP_NUM_THREADS) also sets the threads
     the default run trains with."""
