@@ -8,8 +8,8 @@
   binary tournaments, uniform crossover and mutation (:class:`NSGA2Sampler`);
 * ``surrogate`` (the default of :func:`~autogtkd.search.search` and the CLI): model-based local
   search -- a bootstrapped regression tree of accuracy on ``space.encode`` (Thompson sampling)
-  picks among neighbours of the best architectures the one it rates most accurate (every trial
-  under a budget, every other trial without one) or, on the other trials, the neighbour of the
+  picks among neighbours of the best architectures the one it rates most accurate (nine trials in
+  ten under a budget, every other trial without one) or, on the other trials, the neighbour of the
   front that would add most hypervolume (:class:`SurrogateSampler`);
 * ``random``: constraint-aware uniform sampling (:class:`ConstrainedRandomSampler`), the floor.
 
@@ -500,7 +500,8 @@ class SurrogateSampler(_ArchSampler):
         by_acc = [archs[i] for i in np.argsort(-acc, kind="stable")]
         pool = self._neighbours(by_acc[: self.top_k] if exploit else front, rng)
         if exploit and not pool and self.when_exhausted != "random":
-            pool = self._neighbours(by_acc[: self.top_k], rng, two=1.0) if self.when_exhausted == "deepen" else {}
+            if self.when_exhausted == "deepen":  # two-decision neighbours of the same parents first
+                pool = self._neighbours(by_acc[: self.top_k], rng, two=1.0)
             k = self.top_k
             while not pool and k < len(by_acc):  # widen: the 2k, 4k, ... most accurate
                 k *= 2
@@ -518,10 +519,7 @@ class SurrogateSampler(_ArchSampler):
             space.encode_many(archs)[boot], acc[boot]
         )
         rated = tree.predict(space.encode_many(cands))
-        if not exploit:  # the candidate adding most hypervolume at its rated accuracy
-            return self._best_by_improvement(list(zip(cands, rated.tolist())), done, rng)
-        best = np.flatnonzero(rated >= rated.max() - 1e-12)
-        return cands[int(rng.choice(best))]
+        return self._choose(list(zip(cands, rated.tolist())), done, rng, exploit)
 
 
 @STRATEGIES.register("tpe")
