@@ -39,7 +39,7 @@ from scipy.stats import kendalltau
 
 from autogtkd._io import atomic_write_json
 from autogtkd.evaluate import AccuracyPredictor
-from autogtkd.hw.latency import LatencyPredictor, latency_metrics
+from autogtkd.hw.latency import LOSSES, LatencyPredictor, latency_metrics
 from autogtkd.space import ChoiceSpace
 
 DATA = "/work/shared/data/tabular"
@@ -85,7 +85,9 @@ def _metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     return {"within_10pct": m["within_10pct"], "kendall_tau": m["kendall_tau"]}
 
 
-def run_latency(table: Table, space: ChoiceSpace, dev: str, n: int, s: int, *, ours: bool = True) -> dict[str, Any]:
+def run_latency(
+    table: Table, space: ChoiceSpace, dev: str, n: int, s: int, *, ours: bool = True, loss: str = "squared"
+) -> dict[str, Any]:
     rng = np.random.default_rng([s, n, len(table.archs)])
     train = rng.choice(len(table.archs), size=n, replace=False)
     test = np.setdiff1d(np.arange(len(table.archs)), train)
@@ -93,8 +95,9 @@ def run_latency(table: Table, space: ChoiceSpace, dev: str, n: int, s: int, *, o
     out: dict[str, Any] = {}
     if ours:
         t0, c0 = time.perf_counter(), time.process_time()
-        pred = LatencyPredictor(space, target=dev, random_state=s).fit([table.archs[i] for i in train], y[train])
-        out["autogtkd"] = {
+        pred = LatencyPredictor(space, target=dev, random_state=s, loss=loss)
+        pred.fit([table.archs[i] for i in train], y[train])
+        out[ours_label(loss)] = {
             **_metrics(y[test], pred.predict([table.archs[i] for i in test])),
             "model": pred.regressor_.model_,
             "seconds": time.perf_counter() - t0,
@@ -105,6 +108,11 @@ def run_latency(table: Table, space: ChoiceSpace, dev: str, n: int, s: int, *, o
     out["onehot_lut"] = _metrics(y[test], _lstsq(table.onehot[train], y[train], table.onehot[test]))
     out["op_count"] = _metrics(y[test], _lstsq(table.counts[train], y[train], table.counts[test]))
     return out
+
+
+def ours_label(loss: str) -> str:
+    """Our predictor's name in the records: ``autogtkd`` (default loss) or ``autogtkd-<loss>``."""
+    return "autogtkd" if loss == "squared" else f"autogtkd-{loss}"
 
 
 def run_accuracy(table: Table, spaces: dict[str, ChoiceSpace], n: int, s: int) -> dict[str, Any]:
@@ -179,7 +187,7 @@ def goals(results: dict[str, Any], *, ours: str = "autogtkd", n_ours: int = 50, 
     return out
 
 
-def markdown(results: dict[str, Any], sizes: Sequence[int]) -> str:
+def markdown(results: dict[str, Any], sizes: Sequence[int], ours: str = "autogtkd") -> str:
     """Per table: device x predictor rows, ``within +-10 % / tau`` (means) at each size."""
     lines: list[str] = []
     for tab, per_dev in results.items():
@@ -191,7 +199,7 @@ def markdown(results: dict[str, Any], sizes: Sequence[int]) -> str:
         for dev, per in per_dev.items():
             if dev == "accuracy":
                 continue
-            for pred in ("autogtkd", *BASELINES):
+            for pred in (ours, *BASELINES):
                 if pred not in per:
                     continue
                 m = per[pred]
@@ -226,8 +234,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="only the least-squares baselines (cheap), no accuracy predictor; a later full run redoes these sets",
     )
+    p.add_argument(
+        "--loss",
+        choices=LOSSES,
+        default="squared",
+        help="our predictor's loss; with huber its records are 'autogtkd-huber' (give their own --runs and --json)",
+    )
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
+    ours = ours_label(args.loss)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     runs = Path(args.runs)
@@ -236,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         (r["table"], r["device"], r["n"], r["set"]): r
         for r in (json.loads(line) for line in (runs.read_text().splitlines() if runs.exists() else []))
     }
-    done = {k for k, r in by_key.items() if args.baselines_only or k[1] == "accuracy" or "autogtkd" in r["result"]}
+    done = {k for k, r in by_key.items() if args.baselines_only or k[1] == "accuracy" or ours in r["result"]}
     tables = [Table(t, args.accuracy) for t in args.tables]
     jobs: list[tuple[Table, str, int, int]] = []
     for n in sorted(args.sizes):  # small sizes first: a partial run covers every table and device
@@ -244,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             for t in tables:
                 jobs += [(t, dev, n, s) for dev in (args.devices or t.devices)]
             for t in tables:
-                if t.accuracy is not None and n == min(args.sizes) and not args.baselines_only:
+                if t.accuracy is not None and n == min(args.sizes) and not args.baselines_only and ours == "autogtkd":
                     jobs += [(t, "accuracy", k, s) for k in args.accuracy_sizes]
     spaces = {t.name: t.space() for t in tables}
     for t, dev, n, s in [] if args.summarise_only else jobs:
@@ -253,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if dev == "accuracy":
             res = run_accuracy(t, {"encode": spaces[t.name], "option_index": t.space("ordinal")}, n, s)
         else:
-            res = run_latency(t, spaces[t.name], dev, n, s, ours=not args.baselines_only)
+            res = run_latency(t, spaces[t.name], dev, n, s, ours=not args.baselines_only, loss=args.loss)
         rec = {"table": t.name, "device": dev, "n": n, "set": s, "result": res}
         by_key[(t.name, dev, n, s)] = rec
         with runs.open("a") as f:
@@ -262,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(t.name, dev, n, s, json.dumps(res), flush=True)
         write_summary(args, list(by_key.values()), argv)
     summary = write_summary(args, list(by_key.values()), argv)
-    (work / "report.md").write_text(markdown(summary["results"], sorted(args.sizes)))
+    (work / "report.md").write_text(markdown(summary["results"], sorted(args.sizes), ours))
 
 
 def write_summary(
@@ -278,7 +293,7 @@ def write_summary(
             "command": "python benchmarks/tabular_latency.py " + " ".join(sys.argv[1:] if argv is None else argv),
         },
         "results": results,
-        "goals": goals(results),
+        "goals": goals(results, ours=ours_label(args.loss)),
     }
     atomic_write_json(args.json, summary, indent=1)
     return summary

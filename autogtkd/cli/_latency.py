@@ -59,7 +59,7 @@ def _add_measure(lsub: Any) -> None:
 
 
 def _add_fit(lsub: Any) -> None:
-    from autogtkd.hw.latency import MODEL_KINDS
+    from autogtkd.hw.latency import LOSSES, MODEL_KINDS
 
     f = lsub.add_parser("fit", help="fit a latency predictor on a measurement file",
                         description="Fit a latency predictor; report RMSE, MAPE, share within +-5 %% and +-10 %% "
@@ -75,6 +75,8 @@ def _add_fit(lsub: Any) -> None:
     f.add_argument("--test-size", type=float, default=0.2, help="held-out share (default 0.2)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--cv", type=int, default=5, help="cross-validation folds of the model choice (default 5)")
+    f.add_argument("--loss", choices=LOSSES, default="squared",
+                   help="squared (default) or huber: robust to outlying measurements (noisy phones)")
     f.add_argument("--no-refit", action="store_true", help="save the model fitted on the training split only")
     f.add_argument("--transfer-from", nargs="+", default=[], metavar="OTHER.jsonl",
                    help="measurement files of the same space on other targets: a new target needs ~10 measurements "
@@ -176,7 +178,8 @@ def _fit(args: argparse.Namespace) -> int:
     space = resolve_space(meas.header, args.space, args.file)
     sources = [read_measurements(f) for f in args.transfer_from]
     pred, metrics = fit_predictor(meas, space, model=args.model, target=args.target, test_size=args.test_size,
-                                  seed=args.seed, refit=not args.no_refit, cv=args.cv, sources=sources)
+                                  seed=args.seed, refit=not args.no_refit, cv=args.cv, sources=sources,
+                                  loss=args.loss)
     saved = []
     if args.out:
         saved.append(str(pred.save(args.out)))

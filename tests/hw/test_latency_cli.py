@@ -97,6 +97,26 @@ def test_fit_from_a_measurements_file_alone(tmp_path: Path, capsys) -> None:  # 
     assert "Kendall tau" in text and "within +-10 %" in text
 
 
+def test_fit_with_the_huber_loss_is_recorded_and_reloaded(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from autogtkd.hw.latency import load_predictor_dir
+
+    space = ChoiceSpace("loss-space", {"a": ["x", "y", "z"], "b": ["x", "y", "z"], "c": [1, 2, 3]})
+    archs = sample_archs(space, 40, np.random.default_rng(1))
+    y = [1.0 + (a["a"] == "z") + 0.5 * (a["b"] == "y") + 0.2 * a["c"] for a in archs]
+    f = tmp_path / "device.jsonl"
+    write_measurements(f, make_header(space=space.name, space_hash=space_hash(space), space_def=space.to_dict(),
+                                      target="phone"), archs, y)
+    assert main(["latency", "fit", str(f), "--loss", "huber", "--out", str(tmp_path / "p"), "--json"]) == 0
+    assert KEYS <= set(json.loads(capsys.readouterr().out))
+    man = json.loads((tmp_path / "p" / "manifest.json").read_text())
+    assert man["model"]["loss"] == "huber"
+    pred = load_predictor_dir(tmp_path / "p", space)
+    assert pred.loss == "huber" and pred.regressor_.loss == "huber"
+    with pytest.raises(SystemExit) as exc:
+        main(["latency", "fit", str(f), "--loss", "l1"])
+    assert exc.value.code == 2 and "invalid choice: 'l1'" in capsys.readouterr().err
+
+
 def test_a_measurements_file_with_the_legacy_16_digit_space_hash_still_fits(tmp_path: Path) -> None:
     """Measurement files written before the space digest was unified recorded its first 16 hex digits."""
     space = load_space("resnet-cifar")

@@ -18,11 +18,13 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from autogtkd.hw.latency import (
+    LOSSES,
     FactorisedLUTRegressor,
     LatencyRegressor,
     NonNegativeLinearRegressor,
     TransferLinearRegressor,
 )
+from autogtkd.hw.latency._models import huber_refit
 
 ESTIMATORS = [
     NonNegativeLinearRegressor(),
@@ -32,6 +34,7 @@ ESTIMATORS = [
     LatencyRegressor(model="ridge"),
     LatencyRegressor(candidates=("lut", "analytic", "ridge"), cv=3),
     LatencyRegressor(model="extra_trees"),
+    LatencyRegressor(candidates=("analytic", "lut"), loss="huber", cv=3),
 ]
 
 
@@ -133,3 +136,37 @@ def test_auto_tries_factorised_only_with_a_layout() -> None:
     assert with_layout.model_ == "factorised" and any(k.startswith("factorised") for k in with_layout.cv_scores_)
     without = LatencyRegressor(candidates=("factorised", "ridge")).fit(X, y)
     assert without.model_ == "ridge" and not any(k.startswith("factorised") for k in without.cv_scores_)
+
+
+def _with_outliers(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Additive latency with 2 % noise and one measurement in ten three times too slow."""
+    X = rng.integers(0, 4, size=(n, 5)).astype(float)
+    clean = X @ [0.5, 1.0, 0.2, 2.0, 0.0] + 1.0
+    y = clean * (1 + 0.02 * rng.standard_normal(n))
+    y[rng.random(n) < 0.1] *= 3.0
+    return X, clean, y
+
+
+def _median_gap(model, X: np.ndarray, clean: np.ndarray) -> float:  # type: ignore[no-untyped-def]
+    """Median relative error of ``model`` against the noise-free latency."""
+    return float(np.median(np.abs(model.predict(X) / clean - 1)))
+
+
+def test_huber_refit_ignores_outlying_measurements() -> None:
+    X, clean, y = _with_outliers(np.random.default_rng(5), 80)
+    w = 1.0 / y**2
+    squared = NonNegativeLinearRegressor().fit(X, y, sample_weight=w)
+    huber = huber_refit(NonNegativeLinearRegressor().fit(X, y, sample_weight=w), X, y, w)
+    assert _median_gap(huber, X, clean) < 0.02 < _median_gap(squared, X, clean)
+    # without outliers the two agree (Huber weights only the tails down)
+    w0 = 1.0 / clean**2
+    exact = huber_refit(NonNegativeLinearRegressor().fit(X, clean, sample_weight=w0), X, clean, w0)
+    np.testing.assert_allclose(exact.predict(X), clean, rtol=1e-6)
+
+
+def test_regressor_loss_option() -> None:
+    X, clean, y = _with_outliers(np.random.default_rng(6), 80)
+    fits = {loss: LatencyRegressor(model="analytic", n_analytic=5, loss=loss).fit(X, y) for loss in LOSSES}
+    assert _median_gap(fits["huber"], X, clean) < _median_gap(fits["squared"], X, clean)
+    with pytest.raises(ValueError, match="loss must be one of squared, huber"):
+        LatencyRegressor(loss="l1").fit(X, y)

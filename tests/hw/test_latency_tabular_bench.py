@@ -63,6 +63,13 @@ def test_tabular_latency_smoke(tmp_path: Path) -> None:
         assert res[dev]["onehot_lut"]["within_10pct"]["12"]["mean"] == 1.0
         assert res[dev]["autogtkd"]["within_10pct"]["12"]["mean"] >= 0.9
     assert np.isfinite(res["accuracy"]["encode"]["kendall_tau"]["12"]["mean"])
+    # --loss huber: its own records beside the baselines (no accuracy rows), its own report column
+    hub = ["--tables", str(table), "--sizes", "12", "--sets", "1", "--loss", "huber", "--quiet"]
+    hub += ["--work", str(tmp_path / "hw"), "--runs", str(tmp_path / "hr.jsonl"), "--json", str(tmp_path / "h.json")]
+    _module("tabular_latency").main(hub)
+    res = json.loads((tmp_path / "h.json").read_text())["results"]["tiny"]
+    assert set(res) == {"a", "b"} and "autogtkd-huber" in res["a"] and "autogtkd" not in res["a"]
+    assert "| a | autogtkd-huber |" in (tmp_path / "hw" / "report.md").read_text()
 
 
 def test_latency_goals_compare_ours_at_50_with_the_best_baseline_at_100() -> None:

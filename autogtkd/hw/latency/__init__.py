@@ -31,6 +31,7 @@ from autogtkd.hw.latency._measure import (
     save_onnx,
 )
 from autogtkd.hw.latency._models import (
+    LOSSES,
     MODEL_KINDS,
     FactorisedLUTRegressor,
     KindContext,
@@ -66,6 +67,7 @@ from autogtkd.space import space_hash  # re-exported: the digest measurement fil
 __all__ = [
     "CLOCKS",
     "LATENCY_RUNTIMES",
+    "LOSSES",
     "MODEL_KINDS",
     "TRUSTED_TYPES",
     "ArchFeaturizer",

@@ -116,6 +116,8 @@ class LatencyPredictor(BaseEstimator):
         features: optional ``features(arch) -> 1-D vector`` replacing the space's encoding
             (:meth:`SearchSpace.encode`) as the look-up-table / tabular columns. A predictor with
             custom features works in memory but cannot be saved.
+        loss: ``"squared"`` or ``"huber"`` (robust to outlying measurements; see
+            :class:`LatencyRegressor`).
 
     Attributes:
         featurizer_: the fitted featurizer.
@@ -145,8 +147,10 @@ class LatencyPredictor(BaseEstimator):
         few_shot_max: int = 100,
         random_state: int = 0,
         features: Callable[[Any], Any] | None = None,
+        loss: str = "squared",
     ) -> None:
         self.space = space
+        self.loss = loss
         self.features = features
         self.model = model
         self.target = target
@@ -184,6 +188,7 @@ class LatencyPredictor(BaseEstimator):
             random_state=self.random_state,
             layer_costs=bool(self.featurizer_.kinds),
             layout=self.featurizer_.factor_layout,
+            loss=self.loss,
         )
         priors = [
             regressor(candidates=SOURCE_KINDS).fit(self.featurizer_.transform(a), ms).linear_model() for a, ms in src
@@ -261,6 +266,7 @@ class LatencyPredictor(BaseEstimator):
                 "kind": reg.model_,
                 "params": dict(reg.params_),
                 "requested": self.model,
+                "loss": self.loss,
                 "few_shot": reg.few_shot_,
                 "cv_mape": reg.cv_scores_,
             },
@@ -351,6 +357,7 @@ def load_predictor_dir(path: str | os.PathLike[str], space: SearchSpace) -> Late
         space,
         model=str(manifest.get("model", {}).get("requested", "auto")),
         target=str(manifest.get("target")),
+        loss=str(manifest.get("model", {}).get("loss", "squared")),
     )
     try:
         predictor.featurizer_ = ArchFeaturizer.from_dict(space, manifest.get("features", {}))
@@ -400,6 +407,7 @@ def fit_predictor(
     cv: int = 5,
     few_shot_max: int = 100,
     sources: Sequence[Measurements] = (),
+    loss: str = "squared",
 ) -> tuple[LatencyPredictor, dict[str, Any]]:
     """Fit a predictor on a measurement file and report held-out metrics.
 
@@ -407,7 +415,8 @@ def fit_predictor(
     held-out measurements; metrics (:func:`latency_metrics` plus ``n_train``/``n_test``) come from
     the held-out part. With ``refit`` the returned predictor is then refitted on all records.
     Repeated architectures are averaged first (median). ``sources``: measurement files of the same
-    space on other targets, to transfer from (see :meth:`LatencyPredictor.fit`).
+    space on other targets, to transfer from (see :meth:`LatencyPredictor.fit`). ``loss``: see
+    :class:`LatencyPredictor`.
     """
     archs, y = _dedupe(space, measurements)
     for m in sources:
@@ -426,7 +435,14 @@ def fit_predictor(
     n_test = max(1, round(test_size * len(archs)))
     test, train = order[:n_test], order[n_test:]
     name = target or str(measurements.header.get("target") or "local")
-    kwargs = {"model": model, "target": name, "cv": cv, "few_shot_max": few_shot_max, "random_state": seed}
+    kwargs = {
+        "model": model,
+        "target": name,
+        "cv": cv,
+        "few_shot_max": few_shot_max,
+        "random_state": seed,
+        "loss": loss,
+    }
     pred = LatencyPredictor(space, **kwargs).fit([archs[i] for i in train], y[train], sources=src)  # type: ignore[arg-type]
     metrics: dict[str, Any] = latency_metrics(y[test], pred.predict([archs[i] for i in test]))
     metrics.update(n_train=int(train.size), n_test=int(test.size), model=pred.regressor_.model_)
