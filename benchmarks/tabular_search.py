@@ -276,11 +276,12 @@ def read_runs(path: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def paired(records: list[dict[str, Any]], a: str, b: str) -> dict[str, Any]:
-    """``a`` - ``b`` on the (problem, seed) cells both ran: per metric and budget the mean
-    difference, its 95 % normal half-width (1.96 SE), cells, and cells where ``a`` is better. HV
-    ratio over the unconstrained problems, regret (points, lower is better) over the constrained ones."""
-    score = {(r["label"], r["problem"], r["seed"]): r["score"] for r in records}
+def paired(records: list[dict[str, Any]], a: str, b: str, problem: str | None = None) -> dict[str, Any]:
+    """``a`` - ``b`` on the (problem, seed) cells both ran (only ``problem``'s when given): per metric
+    and budget the mean difference, its 95 % normal half-width (1.96 SE), cells, and cells where ``a``
+    is better. HV ratio over the unconstrained problems, regret (points, lower is better) over the
+    constrained ones."""
+    score = {(r["label"], r["problem"], r["seed"]): r["score"] for r in records if problem in (None, r["problem"])}
     out: dict[str, Any] = {}
     for metric, constrained in (("hv_ratio", False), ("regret", True)):
         cells = [(p, s) for (lbl, p, s) in score if lbl == a and ("@" in p) == constrained and (b, p, s) in score]
@@ -372,12 +373,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         metavar=("A", "B"),
         help="print A - B paired over the (problem, seed) cells of --runs both ran; run nothing",
     )
+    p.add_argument("--problem", help="with --compare: only this problem (e.g. flops, silver_4210r@median)")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     if args.compare:  # needs only the runs file
-        diffs = paired(read_runs(args.runs), *args.compare)
+        diffs = paired(read_runs(args.runs), *args.compare, problem=args.problem)
         if not diffs:
-            raise SystemExit(f"no (problem, seed) cells where both {' and '.join(args.compare)} ran in {args.runs}")
+            where = f" on {args.problem}" if args.problem else ""
+            raise SystemExit(
+                f"no (problem, seed) cells{where} where both {' and '.join(args.compare)} ran in {args.runs}"
+            )
         for key, v in diffs.items():
             print(
                 f"{key:14s} {args.compare[0]} - {args.compare[1]}: {v['mean']:+.4f} ± {v['ci95']:.4f} "

@@ -201,6 +201,10 @@ def test_paired_differences_only_over_shared_cells() -> None:
         "better": 1,
     }
     assert ts.paired(records, "a", "nosuch") == {}
+    # one problem only: its cells alone
+    one = ts.paired(records, "a", "b", problem="d@median")
+    assert set(one) == {"regret@300"} and one["regret@300"]["cells"] == 1
+    assert ts.paired(records, "a", "b", problem="d")["hv_ratio@300"]["cells"] == 2
 
 
 def test_compare_without_shared_cells_is_a_clear_error(tmp_path: Path) -> None:
