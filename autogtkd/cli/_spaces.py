@@ -47,6 +47,7 @@ def space_summary(space: SearchSpace) -> dict[str, Any]:
         "decisions": len(space.choices),
         "input_size": space.input_size,
     }
+    costs: dict[str, Any]
     try:
         costs = {
             "flops_min": space.flops(small),

@@ -19,7 +19,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from torch import nn
 
@@ -58,11 +58,11 @@ class NNISpace(SearchSpace):
         mutable = _import_nni()
         if not isinstance(model_space, nn.Module) or not hasattr(model_space, "simplify"):
             raise SpaceError(f"expected an NNI ModelSpace instance, got {type(model_space).__name__}")
-        self.model_space = model_space
+        self.model_space: Any = model_space
         self.name = name or type(model_space).__name__
         self.input_size, self.in_channels, self.num_classes = input_size, in_channels, num_classes
         choices = []
-        for label, m in model_space.simplify().items():
+        for label, m in cast(Any, model_space).simplify().items():
             if not isinstance(m, mutable.Categorical):
                 raise SpaceError(f"NNI mutable {label!r} is a {type(m).__name__}; only categorical choices are supported")
             values = tuple(m.values)

@@ -66,7 +66,7 @@ class DynamicConv2d(nn.Module):
         )
         with torch.no_grad():
             conv.weight.copy_(self._weight(in_channels))
-            if self.bias is not None:
+            if self.bias is not None and conv.bias is not None:
                 conv.bias.copy_(self.bias[:out])
         return conv
 
@@ -79,12 +79,13 @@ class DynamicBatchNorm2d(nn.BatchNorm2d):
         if c == self.num_features:
             return super().forward(x)
         training = self.training or not self.track_running_stats
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.add_(1)
+        mean, var, seen = self.running_mean, self.running_var, self.num_batches_tracked  # None without statistics
+        if self.training and seen is not None:
+            seen.add_(1)
         return F.batch_norm(
             x,
-            self.running_mean[:c] if self.track_running_stats else None,
-            self.running_var[:c] if self.track_running_stats else None,
+            None if mean is None else mean[:c],
+            None if var is None else var[:c],
             self.weight[:c],
             self.bias[:c],
             training,
@@ -95,12 +96,14 @@ class DynamicBatchNorm2d(nn.BatchNorm2d):
     def export(self, channels: int) -> nn.BatchNorm2d:
         """A static ``nn.BatchNorm2d`` over ``channels`` channels with copied parameters and statistics."""
         bn = nn.BatchNorm2d(channels, eps=self.eps, momentum=self.momentum)
+        mean, var, seen = self.running_mean, self.running_var, self.num_batches_tracked
+        if mean is None or var is None or seen is None:
+            raise ValueError("export needs a BatchNorm that tracks running statistics")
         with torch.no_grad():
             bn.weight.copy_(self.weight[:channels])
             bn.bias.copy_(self.bias[:channels])
-            bn.running_mean.copy_(self.running_mean[:channels])
-            bn.running_var.copy_(self.running_var[:channels])
-            bn.num_batches_tracked.copy_(self.num_batches_tracked)
+        bn.running_mean, bn.running_var = mean[:channels].clone(), var[:channels].clone()
+        bn.num_batches_tracked = seen.clone()
         return bn
 
 

@@ -6,6 +6,8 @@ shapes; nothing refers back to a supernet.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -120,7 +122,7 @@ class StagedNet(nn.Module):
     can enter any stage (:meth:`forward_from`) and read any stage's output (:meth:`forward_stages`).
     """
 
-    def __init__(self, stem: nn.Module, stages: list[nn.Module], head: nn.Module) -> None:
+    def __init__(self, stem: nn.Module, stages: Sequence[nn.Module], head: nn.Module) -> None:
         super().__init__()
         self.stem = stem
         self.stages = nn.ModuleList(stages)

@@ -78,7 +78,7 @@ class ResNetSpace(FamilySpace):
         cfg = self.config
         k, c_in, stem = cfg.stem_kernel, cfg.in_channels, cfg.stem_channels
         res = math.ceil(cfg.input_size / cfg.stem_stride)
-        layers = [
+        layers: list[LayerRecord] = [
             (
                 ("stem", c_in, stem, k, cfg.stem_stride, cfg.input_size),
                 res * res * c_in * stem * k * k,

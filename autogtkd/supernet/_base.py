@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import nn
@@ -21,7 +21,7 @@ __all__ = ["DynamicStage", "Supernet"]
 class DynamicStage(nn.Module):
     """A stage of blocks of which the first ``active_depth`` run."""
 
-    def __init__(self, blocks: list[nn.Module]) -> None:
+    def __init__(self, blocks: Sequence[nn.Module]) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(blocks)
         self.active_depth = len(blocks)
@@ -45,10 +45,14 @@ class Supernet(StagedNet):
     static parts for the active architecture).
     """
 
-    def __init__(self, space: SearchSpace, stem: nn.Module, stages: list[nn.Module], head: nn.Module) -> None:
+    def __init__(self, space: SearchSpace, stem: nn.Module, stages: Sequence[nn.Module], head: nn.Module) -> None:
         super().__init__(stem, stages, head)
         self.space = space
         self._active: Arch | None = None
+
+    def _dynamic_stages(self) -> list[DynamicStage]:
+        """``stages``, typed: every supernet stage is a :class:`DynamicStage`."""
+        return [cast(DynamicStage, s) for s in self.stages]
 
     @abstractmethod
     def _apply_arch(self, arch: Arch) -> None:

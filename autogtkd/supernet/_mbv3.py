@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import nn
@@ -116,7 +116,7 @@ class _Head(nn.Module):
         return nn.Sequential(
             final,
             nn.AdaptiveAvgPool2d(1),
-            self.feature.export(final[0].out_channels),
+            self.feature.export(cast(nn.Conv2d, final[0]).out_channels),
             nn.Hardswish(),
             nn.Flatten(1),
             nn.Dropout(self.dropout),
@@ -128,6 +128,9 @@ class MobileNetV3Supernet(Supernet):
     """Supernet of a :class:`~autogtkd.space.MobileNetV3Space`; stages are the space's elastic stages
     (the stem holds the stem conv and the fixed first block)."""
 
+    stem: nn.Sequential
+    head: _Head
+
     def __init__(self, space: MobileNetV3Space, *, num_classes: int | None = None) -> None:
         cfg = space.config
         wmax = max(cfg.width)
@@ -137,7 +140,7 @@ class MobileNetV3Supernet(Supernet):
             DynamicConvBNAct(cfg.in_channels, stem_c, 3, cfg.stem_stride, act="hswish"),
             DynamicMBConv(stem_c, first_c, (3,), (1,), 1, se=False, act="relu", expand=False),
         )
-        stages: list[nn.Module] = []
+        stages: list[DynamicStage] = []
         c = first_c
         for s in cfg.stages:
             out = make_divisible(s.channels * wmax)
@@ -172,24 +175,32 @@ class MobileNetV3Supernet(Supernet):
             make_divisible(cfg.final_channels * w),
         )
 
+    def _stem_parts(self) -> tuple[DynamicConvBNAct, DynamicMBConv]:
+        """The stem's conv and its fixed first block."""
+        return cast(DynamicConvBNAct, self.stem[0]), cast(DynamicMBConv, self.stem[1])
+
     def _apply_arch(self, arch: Arch) -> None:
         stem_c, first_c, stage_cs, final_c = self._widths(arch)
-        self.stem[0].conv.active_out = stem_c
-        self.stem[1].set_active(first_c, 3, 1)
-        for i, (stage, out) in enumerate(zip(self.stages, stage_cs, strict=True), 1):
+        stem_conv, first_block = self._stem_parts()
+        stem_conv.conv.active_out = stem_c
+        first_block.set_active(first_c, 3, 1)
+        for i, (stage, out) in enumerate(zip(self._dynamic_stages(), stage_cs, strict=True), 1):
             stage.active_depth = int(arch[f"s{i}.depth"])
             for j, block in enumerate(stage.blocks, 1):
-                block.set_active(out, int(arch[f"s{i}.b{j}.kernel"]), float(arch[f"s{i}.b{j}.expand"]))
+                cast(DynamicMBConv, block).set_active(
+                    out, int(arch[f"s{i}.b{j}.kernel"]), float(arch[f"s{i}.b{j}.expand"])
+                )
         self.head.final.conv.active_out = final_c
 
     def _export_arch(self, arch: Arch) -> StagedNet:
         stem_c, first_c, stage_cs, _ = self._widths(arch)
-        stem = nn.Sequential(self.stem[0].export(self._space.in_channels), self.stem[1].export(stem_c))
+        stem_conv, first_block = self._stem_parts()
+        stem = nn.Sequential(stem_conv.export(self._space.in_channels), first_block.export(stem_c))
         stages, c = [], first_c
-        for stage, out in zip(self.stages, stage_cs, strict=True):
+        for stage, out in zip(self._dynamic_stages(), stage_cs, strict=True):
             blocks = []
             for block in stage.blocks[: stage.active_depth]:
-                blocks.append(block.export(c))
+                blocks.append(cast(DynamicMBConv, block).export(c))
                 c = out
             stages.append(nn.Sequential(*blocks))
         return StagedNet(stem, stages, self.head.export(c))

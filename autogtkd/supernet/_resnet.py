@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import nn
@@ -69,10 +69,13 @@ class _Head(nn.Module):
 class ResNetSupernet(Supernet):
     """Supernet of a :class:`~autogtkd.space.ResNetSpace`."""
 
+    stem: DynamicConvBNAct
+    head: _Head
+
     def __init__(self, space: ResNetSpace, *, num_classes: int | None = None) -> None:
         cfg = space.config
         stem = DynamicConvBNAct(cfg.in_channels, cfg.stem_channels, cfg.stem_kernel, cfg.stem_stride, act="relu")
-        stages: list[nn.Module] = []
+        stages: list[DynamicStage] = []
         c = cfg.stem_channels
         for s in cfg.stages:
             out = make_divisible(s.channels * max(s.width))
@@ -89,19 +92,19 @@ class ResNetSupernet(Supernet):
         return self.space  # type: ignore[return-value]
 
     def _apply_arch(self, arch: Arch) -> None:
-        for i, (stage, out) in enumerate(zip(self.stages, self._space.stage_widths(arch), strict=True), 1):
+        for i, (stage, out) in enumerate(zip(self._dynamic_stages(), self._space.stage_widths(arch), strict=True), 1):
             stage.active_depth = int(arch[f"s{i}.depth"])
             for j, block in enumerate(stage.blocks, 1):
-                block.set_active(out, float(arch[f"s{i}.b{j}.expand"]))
+                cast(DynamicBottleneck, block).set_active(out, float(arch[f"s{i}.b{j}.expand"]))
 
     def _export_arch(self, arch: Arch) -> StagedNet:
         cfg = self._space.config
         stem = self.stem.export(cfg.in_channels)
         stages, c = [], cfg.stem_channels
-        for stage, out in zip(self.stages, self._space.stage_widths(arch), strict=True):
+        for stage, out in zip(self._dynamic_stages(), self._space.stage_widths(arch), strict=True):
             blocks = []
             for block in stage.blocks[: stage.active_depth]:
-                blocks.append(block.export(c))
+                blocks.append(cast(DynamicBottleneck, block).export(c))
                 c = out
             stages.append(nn.Sequential(*blocks))
         return StagedNet(stem, stages, self.head.export(c))
