@@ -317,8 +317,8 @@ def huber_refit(
     Iteratively reweighted least squares: with residuals ``r_i = sqrt(w_i) (y_i - pred_i)`` (relative
     errors when ``w_i = 1 / y_i^2``) and their robust scale ``s = 1.4826 * median|r|``, each step
     refits with weights ``w_i * min(1, k s / |r_i|)``: points within ``k`` robust standard deviations
-    keep their weight, farther ones count as if their error grew linearly. Stops when no prediction
-    moves by more than 1e-4 of its residual scale, or after ``max_iter`` steps.
+    keep their weight, farther ones count as if their error grew linearly. Stops when no weighted
+    prediction moves by more than 1e-4 ``s``, or after ``max_iter`` steps.
 
     Args:
         est: an estimator already fitted on ``(X, y, sample_weight)``, whose ``fit`` takes
