@@ -49,8 +49,13 @@ LATENCY_PREFIX = "latency_ms_"
 
 class Table:
     def __init__(self, path: str | Path, accuracy: str | None = None) -> None:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+        try:
+            with open(path, newline="", encoding="utf-8") as f:
+                rows = list(csv.DictReader(f))
+        except OSError as exc:
+            raise SystemExit(f"{path}: cannot read the table ({exc.strerror or exc})") from None
+        if not rows:
+            raise SystemExit(f"{path}: empty table")
         cols = list(rows[0])
         self.name = Path(path).stem
         self.decisions = [c for c in cols if c.startswith(("edge_", "layer_"))]

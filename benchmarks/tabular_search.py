@@ -51,8 +51,11 @@ class Table:
     """A tabular benchmark: decision columns, accuracy (%) and cost columns, one row per architecture."""
 
     def __init__(self, path: str | Path, *, accuracy: str = ACCURACY) -> None:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+        try:
+            with open(path, newline="", encoding="utf-8") as f:
+                rows = list(csv.DictReader(f))
+        except OSError as exc:
+            raise SystemExit(f"{path}: cannot read the table ({exc.strerror or exc})") from None
         if not rows:
             raise SystemExit(f"{path}: empty table")
         cols = list(rows[0])

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from _helpers import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,3 +117,25 @@ def test_tabular_transfer_smoke(tmp_path: Path) -> None:
     lines = runs.read_text().splitlines()
     bench.main(args)  # every (device, set) is done: nothing runs again
     assert runs.read_text().splitlines() == lines
+
+
+def test_latency_ceiling_exploration_smoke(tmp_path: Path) -> None:
+    """benchmarks/explore_latency_ceiling.py: the one-hot model fitted on every cell of an additive
+    per-edge table is exact; op count (position-blind) ranks worse."""
+    table = tmp_path / "tiny.csv"
+    write_table(table)
+    out = tmp_path / "ceiling.json"
+    _module("explore_latency_ceiling").main(
+        ["--tables", str(table), "--sets", "2", "--sizes", "12", "--json", str(out)]
+    )
+    res = json.loads(out.read_text())["results"]["tiny"]["a"]
+    assert set(res) == {"op_count_all", "onehot_all", "op_count_12"}
+    assert res["onehot_all"]["within_10pct"] == 1.0  # exact up to rounding (tied latencies keep tau just below 1)
+    assert res["onehot_all"]["kendall_tau"] > res["op_count_all"]["kendall_tau"] + 0.05
+
+
+def test_a_missing_or_empty_table_is_a_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_text("")
+    for name, msg in (("missing.csv", "cannot read the table"), ("empty.csv", "empty table")):
+        with pytest.raises(SystemExit, match=msg):
+            _module("tabular_latency").main(["--tables", str(tmp_path / name), "--json", str(tmp_path / "s.json")])
