@@ -301,6 +301,58 @@ def paired(records: list[dict[str, Any]], a: str, b: str, problem: str | None = 
     return out
 
 
+PLOT_LABELS = ("random", "tpe", "nsga2", "evolution", "surrogate")
+
+
+def plot_summary(summary: dict[str, Any], path: str | Path, labels: Sequence[str] = PLOT_LABELS) -> Path:
+    """Two panels from a summary: HV ratio against scored architectures (unconstrained problems) and
+    regret in accuracy points at the regret budgets (constrained ones); per strategy the mean over
+    problems as a line, the range from its worst to its best problem shaded. Returns the PNG's path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    res = summary["results"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    lowest_hv = 1.0
+    for ax, metric, constrained in ((axes[0], "hv_ratio", False), (axes[1], "regret", True)):
+        for label in labels:
+            per = [e[label][metric] for prob, e in res.items() if ("@" in prob) == constrained and label in e]
+            if not per or not per[0]:
+                continue
+            ks = sorted(per[0], key=int)
+            m = np.array([[p[k]["mean"] for k in ks] for p in per])
+            x = [int(k) for k in ks]
+            (line,) = ax.plot(x, m.mean(axis=0), marker="o", label=label)
+            lowest_hv = min(lowest_hv, float(m.mean(axis=0).min())) if not constrained else lowest_hv
+            ax.fill_between(x, m.min(axis=0), m.max(axis=0), color=line.get_color(), alpha=0.08)
+            ax.set_title(f"{len(per)} {'constrained' if constrained else 'unconstrained'} problems", fontsize=9)
+        ax.set_xscale("log")
+        ax.set_xticks(x, [str(v) for v in x])
+        ax.minorticks_off()
+        ax.set_xlabel("architectures scored")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("hypervolume / true front's")
+    axes[0].axhline(0.995, color="grey", lw=0.8, ls="--")
+    axes[0].set_ylim(min(0.9, lowest_hv - 0.005), 1.0)  # the means in view, not the worst problems' tails
+    axes[1].set_ylabel("regret under the budget (accuracy points)")
+    axes[1].axhline(0.5, color="grey", lw=0.8, ls="--")
+    axes[0].legend(fontsize=8)
+    meta = summary.get("meta", {})
+    fig.suptitle(
+        f"{meta.get('table', '')}, {meta.get('accuracy', '')}: mean over problems, shaded worst to best problem;"
+        " dashed: the goals",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
 def markdown(summary: dict[str, Any]) -> str:
     lines = []
     for prob, per in summary["results"].items():
@@ -377,8 +429,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="print A - B paired over the (problem, seed) cells of --runs both ran; run nothing",
     )
     p.add_argument("--problem", help="with --compare: only this problem (e.g. flops, silver_4210r@median)")
+    p.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="draw HV ratio and regret against scored architectures from the --json summary; run nothing",
+    )
+    p.add_argument("--plot-labels", nargs="+", default=list(PLOT_LABELS), help="strategies --plot draws")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
+    if args.plot:  # needs only the summary
+        try:
+            summary = json.loads(Path(args.json).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise SystemExit(f"{args.json}: cannot read the summary ({exc})") from None
+        print(plot_summary(summary, args.plot, args.plot_labels))
+        return
     if args.compare:  # needs only the runs file
         diffs = paired(read_runs(args.runs), *args.compare, problem=args.problem)
         if not diffs:

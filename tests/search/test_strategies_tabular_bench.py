@@ -214,3 +214,20 @@ def test_compare_without_shared_cells_is_a_clear_error(tmp_path: Path) -> None:
         _module("tabular_search").main(
             ["--table", str(tmp_path / "none.csv"), "--runs", str(runs), "--compare", "a", "b"]
         )
+
+
+def test_plot_from_a_summary(tmp_path: Path) -> None:
+    """--plot reads only the --json summary: HV and regret panels as a PNG; a missing summary is one line."""
+    hv = {k: {"mean": v, "std": 0.0, "seeds": 2} for k, v in (("20", 0.9), ("50", 0.95), ("300", 0.99))}
+    reg = {k: {"mean": v, "std": 0.0, "seeds": 2} for k, v in (("100", 0.8), ("300", 0.3))}
+    entry = {"hv_ratio": hv, "front_found": hv, "regret": {}}
+    summary = {
+        "meta": {"table": "tiny.csv", "accuracy": "acc"},
+        "results": {"flops": {"random": entry}, "dev@median": {"random": {**entry, "regret": reg}}},
+    }
+    (tmp_path / "s.json").write_text(json.dumps(summary))
+    png = tmp_path / "plot.png"
+    _module("tabular_search").main(["--json", str(tmp_path / "s.json"), "--plot", str(png)])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit, match="cannot read the summary"):
+        _module("tabular_search").main(["--json", str(tmp_path / "none.json"), "--plot", str(png)])
