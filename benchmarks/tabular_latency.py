@@ -192,6 +192,52 @@ def goals(results: dict[str, Any], *, ours: str = "autogtkd", n_ours: int = 50, 
     return out
 
 
+def plot_summaries(summaries: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """One row per table, one column per metric (share within +-10 %, Kendall tau): every predictor of
+    the summaries (ours, its variants, the baselines) against the number of measurements, as the mean
+    over the devices (a marker per size); the goal's reference, the best baseline at 100, is where
+    our line at 50 must reach. Returns the PNG's path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves: dict[tuple[str, str], dict[str, dict[int, list[float]]]] = {}
+    for summary in summaries:
+        for tab, per_dev in summary["results"].items():
+            for dev, per in per_dev.items():
+                for pred, ms in per.items() if dev != "accuracy" else ():
+                    for metric in ("within_10pct", "kendall_tau"):
+                        for n, v in ms.get(metric, {}).items():
+                            curves.setdefault((tab, metric), {}).setdefault(pred, {}).setdefault(int(n), []).append(
+                                v["mean"]
+                            )
+    tables = sorted({tab for tab, _ in curves})
+    names = sorted({pred for by_pred in curves.values() for pred in by_pred})
+    color = {pred: f"C{i}" for i, pred in enumerate(names)}  # one colour per predictor in every panel
+    fig, axes = plt.subplots(len(tables), 2, figsize=(10, 3.4 * len(tables)), squeeze=False)
+    for row, tab in enumerate(tables):
+        for col, metric in enumerate(("within_10pct", "kendall_tau")):
+            ax = axes[row][col]
+            for pred, by_n in sorted(curves[(tab, metric)].items()):
+                ns = sorted(by_n)
+                style = "-" if pred.startswith("autogtkd") else "--"
+                ax.plot(ns, [float(np.mean(by_n[n])) for n in ns], style, marker="o", color=color[pred], label=pred)
+            ax.set_xscale("log")
+            ax.set_xticks(ns, [str(n) for n in ns])
+            ax.minorticks_off()
+            ax.set_title(f"{tab}: {'share within ±10 %' if col == 0 else 'Kendall τ'} (mean over devices)", fontsize=9)
+            ax.set_xlabel("measurements")
+            ax.grid(alpha=0.3)
+        axes[row][0].legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
 def markdown(results: dict[str, Any], sizes: Sequence[int], ours: str = "autogtkd") -> str:
     """Per table: device x predictor rows, ``within +-10 % / tau`` (means) at each size."""
     lines: list[str] = []
@@ -245,8 +291,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         default="squared",
         help="our predictor's loss; with huber its records are 'autogtkd-huber' (give their own --runs and --json)",
     )
+    p.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="draw every predictor against the number of measurements from the --json summary "
+        "(and --plot-with summaries); run nothing",
+    )
+    p.add_argument("--plot-with", nargs="+", default=[], metavar="JSON", help="more summaries for --plot (e.g. huber)")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
+    if args.plot:  # needs only the summaries
+        try:
+            summaries = [json.loads(Path(f).read_text()) for f in (args.json, *args.plot_with)]
+        except (OSError, json.JSONDecodeError) as exc:
+            raise SystemExit(f"cannot read a summary: {exc}") from None
+        print(plot_summaries(summaries, args.plot))
+        return
     ours = ours_label(args.loss)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)

@@ -71,6 +71,12 @@ def test_tabular_latency_smoke(tmp_path: Path) -> None:
     res = json.loads((tmp_path / "h.json").read_text())["results"]["tiny"]
     assert set(res) == {"a", "b"} and "autogtkd-huber" in res["a"] and "autogtkd" not in res["a"]
     assert "| a | autogtkd-huber |" in (tmp_path / "hw" / "report.md").read_text()
+    # --plot draws from the summaries alone
+    png = tmp_path / "latency.png"
+    _module("tabular_latency").main(["--json", str(out), "--plot-with", str(tmp_path / "h.json"), "--plot", str(png)])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit, match="cannot read a summary"):
+        _module("tabular_latency").main(["--json", str(tmp_path / "none.json"), "--plot", str(png)])
 
 
 def test_latency_goals_compare_ours_at_50_with_the_best_baseline_at_100() -> None:
