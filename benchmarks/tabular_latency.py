@@ -47,15 +47,22 @@ DEFAULT_TABLES = [f"{DATA}/nb201_cifar10.csv", f"{DATA}/fbnet_cifar100.csv"]
 LATENCY_PREFIX = "latency_ms_"
 
 
+def read_table_rows(path: str | Path) -> list[dict[str, str]]:
+    """The rows of a benchmark table (CSV with a header); a missing, unreadable or empty file is a
+    one-line ``SystemExit``."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as exc:
+        raise SystemExit(f"{path}: cannot read the table ({exc.strerror or exc})") from None
+    if not rows:
+        raise SystemExit(f"{path}: empty table")
+    return rows
+
+
 class Table:
     def __init__(self, path: str | Path, accuracy: str | None = None) -> None:
-        try:
-            with open(path, newline="", encoding="utf-8") as f:
-                rows = list(csv.DictReader(f))
-        except OSError as exc:
-            raise SystemExit(f"{path}: cannot read the table ({exc.strerror or exc})") from None
-        if not rows:
-            raise SystemExit(f"{path}: empty table")
+        rows = read_table_rows(path)
         cols = list(rows[0])
         self.name = Path(path).stem
         self.decisions = [c for c in cols if c.startswith(("edge_", "layer_"))]

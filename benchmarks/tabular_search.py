@@ -24,7 +24,6 @@ Run:  nice -n 19 python benchmarks/tabular_search.py                          (a
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -34,6 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tabular_latency import read_table_rows  # the sibling script: one reader of the tables
 
 from autogtkd._io import atomic_write_json
 from autogtkd.budget import Budget
@@ -51,13 +53,7 @@ class Table:
     """A tabular benchmark: decision columns, accuracy (%) and cost columns, one row per architecture."""
 
     def __init__(self, path: str | Path, *, accuracy: str = ACCURACY) -> None:
-        try:
-            with open(path, newline="", encoding="utf-8") as f:
-                rows = list(csv.DictReader(f))
-        except OSError as exc:
-            raise SystemExit(f"{path}: cannot read the table ({exc.strerror or exc})") from None
-        if not rows:
-            raise SystemExit(f"{path}: empty table")
+        rows = read_table_rows(path)
         cols = list(rows[0])
         self.decisions = [c for c in cols if c.startswith(("edge_", "layer_"))]
         self.devices = [c[len(LATENCY_PREFIX) :] for c in cols if c.startswith(LATENCY_PREFIX)]
