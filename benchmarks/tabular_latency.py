@@ -237,6 +237,13 @@ def plot_summaries(summaries: Sequence[dict[str, Any]], path: str | Path) -> Pat
             ax.set_xlabel("measurements")
             ax.grid(alpha=0.3)
         axes[row][0].legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Lay out ``fig``, write it as ``path`` (PNG, 100 dpi; folders created) and close it."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tabular_latency import read_table_rows  # the sibling script: one reader of the tables
+from tabular_latency import read_table_rows, save_figure  # the sibling script's table reader and figure writer
 
 from autogtkd._io import atomic_write_json
 from autogtkd.budget import Budget
@@ -341,12 +341,7 @@ def plot_summary(summary: dict[str, Any], path: str | Path, labels: Sequence[str
         " dashed: the goals",
         fontsize=9,
     )
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path)
 
 
 def markdown(summary: dict[str, Any]) -> str:
