@@ -226,12 +226,14 @@ def plot_summaries(summaries: Sequence[dict[str, Any]], path: str | Path) -> Pat
     for row, tab in enumerate(tables):
         for col, metric in enumerate(("within_10pct", "kendall_tau")):
             ax = axes[row][col]
-            for pred, by_n in sorted(curves[(tab, metric)].items()):
+            sizes: set[int] = set()
+            for pred, by_n in sorted(curves.get((tab, metric), {}).items()):
                 ns = sorted(by_n)
+                sizes.update(ns)
                 style = "-" if pred.startswith("autogtkd") else "--"
                 ax.plot(ns, [float(np.mean(by_n[n])) for n in ns], style, marker="o", color=color[pred], label=pred)
             ax.set_xscale("log")
-            ax.set_xticks(ns, [str(n) for n in ns])
+            ax.set_xticks(sorted(sizes), [str(n) for n in sorted(sizes)])
             ax.minorticks_off()
             ax.set_title(f"{tab}: {'share within ±10 %' if col == 0 else 'Kendall τ'} (mean over devices)", fontsize=9)
             ax.set_xlabel("measurements")

@@ -313,6 +313,7 @@ def plot_summary(summary: dict[str, Any], path: str | Path, labels: Sequence[str
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     lowest_hv = 1.0
     for ax, metric, constrained in ((axes[0], "hv_ratio", False), (axes[1], "regret", True)):
+        x: list[int] = []
         for label in labels:
             per = [e[label][metric] for prob, e in res.items() if ("@" in prob) == constrained and label in e]
             if not per or not per[0]:
@@ -324,6 +325,9 @@ def plot_summary(summary: dict[str, Any], path: str | Path, labels: Sequence[str
             lowest_hv = min(lowest_hv, float(m.mean(axis=0).min())) if not constrained else lowest_hv
             ax.fill_between(x, m.min(axis=0), m.max(axis=0), color=line.get_color(), alpha=0.08)
             ax.set_title(f"{len(per)} {'constrained' if constrained else 'unconstrained'} problems", fontsize=9)
+        if not x:  # no such problems in this summary
+            ax.set_title(f"no {'constrained' if constrained else 'unconstrained'} problems", fontsize=9)
+            continue
         ax.set_xscale("log")
         ax.set_xticks(x, [str(v) for v in x])
         ax.minorticks_off()
