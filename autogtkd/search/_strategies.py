@@ -283,16 +283,17 @@ class EvolutionSampler(_ArchSampler):
     def propose(self, study: Study, trial: FrozenTrial, rng: np.random.Generator, done: list[FrozenTrial]) -> Arch:
         population = done[-self.population_size :]
         exploit = accuracy_step(trial.number, self.budget_exploit)
+        acc = _accuracies(population)
         # lower is better: non-dominated rank, or (accuracy step) minus accuracy
-        order = -_accuracies(population) if exploit else nondominated_ranks(self._objectives(population))
+        order = -acc if exploit else nondominated_ranks(self._objectives(population))
         children: list[tuple[Arch, float]] = []
         for _ in range(self.n_candidates):
             picks = rng.choice(len(population), size=min(self.tournament_size, len(population)), replace=False)
             best = picks[order[picks] == order[picks].min()]
-            parent = population[int(rng.choice(best))]
-            child = self._mutate(Arch.from_dict(parent.user_attrs["arch"]), rng, self.mutation_prob)
+            p = int(rng.choice(best))
+            child = self._mutate(Arch.from_dict(population[p].user_attrs["arch"]), rng, self.mutation_prob)
             if self.n_candidates == 1 or child.key not in self._seen:
-                children.append((child, float(parent.user_attrs["metrics"].get("accuracy", 0.0))))
+                children.append((child, float(acc[p])))  # estimated: its parent's accuracy
         return self._choose(children, done, rng, exploit) if children else child
 
 
@@ -350,7 +351,7 @@ class NSGA2Sampler(_ArchSampler):
             crowd[idx] = crowding_distance(values[idx])
         order = np.lexsort((-crowd, ranks))[: self.population_size]  # best first
         exploit = accuracy_step(trial.number, self.budget_exploit)
-        acc = _accuracies(done)
+        acc = _accuracies(done) if exploit else np.empty(0)  # read only by an accuracy step's tournaments
 
         def tournament() -> FrozenTrial:
             i, j = rng.choice(len(order), size=2, replace=len(order) < 2)
