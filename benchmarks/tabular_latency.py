@@ -204,25 +204,21 @@ def plot_summaries(summaries: Sequence[dict[str, Any]], path: str | Path) -> Pat
     the summaries (ours, its variants, the baselines) against the number of measurements, as the mean
     over the devices (a marker per size); the goal's reference, the best baseline at 100, is where
     our line at 50 must reach. Returns the PNG's path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     curves: dict[tuple[str, str], dict[str, dict[int, list[float]]]] = {}
     for summary in summaries:
         for tab, per_dev in summary["results"].items():
             for dev, per in per_dev.items():
-                for pred, ms in per.items() if dev != "accuracy" else ():
+                if dev == "accuracy":  # the accuracy predictor's rows are not latency
+                    continue
+                for pred, ms in per.items():
                     for metric in ("within_10pct", "kendall_tau"):
+                        by_n = curves.setdefault((tab, metric), {}).setdefault(pred, {})
                         for n, v in ms.get(metric, {}).items():
-                            curves.setdefault((tab, metric), {}).setdefault(pred, {}).setdefault(int(n), []).append(
-                                v["mean"]
-                            )
+                            by_n.setdefault(int(n), []).append(v["mean"])
     tables = sorted({tab for tab, _ in curves})
     names = sorted({pred for by_pred in curves.values() for pred in by_pred})
     color = {pred: f"C{i}" for i, pred in enumerate(names)}  # one colour per predictor in every panel
-    fig, axes = plt.subplots(len(tables), 2, figsize=(10, 3.4 * len(tables)), squeeze=False)
+    fig, axes = new_figure(len(tables), 2, figsize=(10, 3.4 * len(tables)), squeeze=False)
     for row, tab in enumerate(tables):
         for col, metric in enumerate(("within_10pct", "kendall_tau")):
             ax = axes[row][col]
@@ -240,6 +236,16 @@ def plot_summaries(summaries: Sequence[dict[str, Any]], path: str | Path) -> Pat
             ax.grid(alpha=0.3)
         axes[row][0].legend(fontsize=8)
     return save_figure(fig, path)
+
+
+def new_figure(rows: int, cols: int, **kw: Any) -> tuple[Any, Any]:
+    """``matplotlib.pyplot.subplots(rows, cols, **kw)`` on the file-only backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(rows, cols, **kw)
 
 
 def save_figure(fig: Any, path: str | Path) -> Path:

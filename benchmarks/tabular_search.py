@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tabular_latency import read_table_rows, save_figure  # the sibling script's table reader and figure writer
+from tabular_latency import new_figure, read_table_rows, save_figure  # the sibling script's table reader, figures
 
 from autogtkd._io import atomic_write_json
 from autogtkd.budget import Budget
@@ -304,13 +304,8 @@ def plot_summary(summary: dict[str, Any], path: str | Path, labels: Sequence[str
     """Two panels from a summary: HV ratio against scored architectures (unconstrained problems) and
     regret in accuracy points at the regret budgets (constrained ones); per strategy the mean over
     problems as a line, the range from its worst to its best problem shaded. Returns the PNG's path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     res = summary["results"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = new_figure(1, 2, figsize=(10, 3.8))
     lowest_hv = 1.0
     for ax, metric, constrained in ((axes[0], "hv_ratio", False), (axes[1], "regret", True)):
         x: list[int] = []
@@ -322,7 +317,8 @@ def plot_summary(summary: dict[str, Any], path: str | Path, labels: Sequence[str
             m = np.array([[p[k]["mean"] for k in ks] for p in per])
             x = [int(k) for k in ks]
             (line,) = ax.plot(x, m.mean(axis=0), marker="o", label=label)
-            lowest_hv = min(lowest_hv, float(m.mean(axis=0).min())) if not constrained else lowest_hv
+            if not constrained:
+                lowest_hv = min(lowest_hv, float(m.mean(axis=0).min()))
             ax.fill_between(x, m.min(axis=0), m.max(axis=0), color=line.get_color(), alpha=0.08)
             ax.set_title(f"{len(per)} {'constrained' if constrained else 'unconstrained'} problems", fontsize=9)
         if not x:  # no such problems in this summary
@@ -440,7 +436,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(plot_summary(summary, args.plot, args.plot_labels))
         return
     if args.compare:  # needs only the runs file
-        diffs = paired(read_runs(args.runs), *args.compare, problem=args.problem)
+        a, b = args.compare
+        diffs = paired(read_runs(args.runs), a, b, problem=args.problem)
         if not diffs:
             where = f" on {args.problem}" if args.problem else ""
             raise SystemExit(
@@ -448,7 +445,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
         for key, v in diffs.items():
             print(
-                f"{key:14s} {args.compare[0]} - {args.compare[1]}: {v['mean']:+.4f} ± {v['ci95']:.4f} "
+                f"{key:14s} {a} - {b}: {v['mean']:+.4f} ± {v['ci95']:.4f} "
                 f"({v['better']} of {v['cells']} better)"
             )
         return
