@@ -174,6 +174,18 @@ class _ArchSampler(BaseSampler):
     def _objectives(self, done: list[FrozenTrial]) -> np.ndarray:
         return to_minimisation(np.array([t.values for t in done], dtype=np.float64), self.problem.maximise)
 
+    def _points(self, archs: list[Arch], accuracy: list[float] | None = None) -> np.ndarray:
+        """Objectives (minimisation form) of ``archs`` from their known costs and an ``accuracy``
+        each (estimated; 0 when not given)."""
+        accs = [0.0] * len(archs) if accuracy is None else accuracy
+        return to_minimisation(
+            np.array(
+                [self.problem.values({**self.problem.costs(a), "accuracy": acc}) for a, acc in zip(archs, accs)],
+                dtype=np.float64,
+            ),
+            self.problem.maximise,
+        )
+
     def _best_by_improvement(
         self, candidates: list[tuple[Arch, float]], done: list[FrozenTrial], rng: np.random.Generator
     ) -> Arch:
@@ -183,13 +195,7 @@ class _ArchSampler(BaseSampler):
         if len(candidates) == 1 or "accuracy" not in self.problem.objectives:
             return candidates[int(rng.integers(len(candidates)))][0]
         pts = self._objectives(done)
-        cand = to_minimisation(
-            np.array(
-                [self.problem.values({**self.problem.costs(a), "accuracy": acc}) for a, acc in candidates],
-                dtype=np.float64,
-            ),
-            self.problem.maximise,
-        )
+        cand = self._points([a for a, _ in candidates], [acc for _, acc in candidates])
         lo, hi = pts.min(0), pts.max(0)
         span = np.where(hi > lo, hi - lo, 1.0)
         gain = hypervolume_gains((pts - lo) / span, np.full(pts.shape[1], 1.1), (cand - lo) / span)
@@ -409,6 +415,7 @@ class TPEArchSampler(_ArchSampler):
 
 
 _EXHAUSTED = ("random", "widen", "deepen")
+_FRONT_STEPS = ("hypervolume", "epsilon")
 
 
 class SurrogateSampler(_ArchSampler):
@@ -436,6 +443,11 @@ class SurrogateSampler(_ArchSampler):
     a random architecture (the behaviour before the fifth round of docs/benchmarks_search.md, where
     ``"deepen"`` lowered the regret under a budget on all three accuracy columns: by 0.14 points at
     300 scored on the held-out one).
+    ``front_step`` decides what a front step does: ``"hypervolume"`` (default, the above) or
+    ``"epsilon"`` (the epsilon-constraint scalarisation): draw one member of the scored front at
+    random, cap every cost objective at its costs, and make an accuracy step under that cap
+    (parents the ``top_k`` most accurate scored architectures within it, candidates their neighbours
+    within it), so every part of the front's cost axis is pushed up, not only the most accurate end.
     Needs an ``accuracy`` objective; without one it mutates a random front member.
 
     Costs are computed for every candidate (``problem.costs``), so cheap cost functions (a table,
@@ -455,12 +467,17 @@ class SurrogateSampler(_ArchSampler):
         budget_exploit: float = 0.9,
         top_k: int = 3,
         when_exhausted: str = "deepen",
+        front_step: str = "hypervolume",
         dedupe_tries: int = 3,
     ) -> None:
         _check(n_neighbours >= 1 and n_random >= 0 and top_k >= 1, "need n_neighbours >= 1, n_random >= 0, top_k >= 1")
         _check(
             when_exhausted in _EXHAUSTED,
             f"when_exhausted must be one of {', '.join(_EXHAUSTED)}, not {when_exhausted!r}",
+        )
+        _check(
+            front_step in _FRONT_STEPS,
+            f"front_step must be one of {', '.join(_FRONT_STEPS)}, not {front_step!r}",
         )
         _check(0.0 <= two_decisions <= 1.0, "need 0 <= two_decisions <= 1")
         _check(
@@ -474,18 +491,45 @@ class SurrogateSampler(_ArchSampler):
         self.exploit = (budget_exploit if problem.budgets else 0.5) if exploit is None else float(exploit)
         self.top_k = top_k
         self.when_exhausted = when_exhausted
+        self.front_step = front_step
 
-    def _neighbours(self, parents: list[Arch], rng: np.random.Generator, two: float | None = None) -> dict[str, Arch]:
+    def _neighbours(
+        self,
+        parents: list[Arch],
+        rng: np.random.Generator,
+        two: float | None = None,
+        fits: Callable[[Arch], bool] | None = None,
+    ) -> dict[str, Arch]:
         """Unscored, feasible one-decision mutations of ``parents`` (two decisions with probability
-        ``two``, default ``two_decisions``), from ``n_neighbours`` draws."""
+        ``two``, default ``two_decisions``) that pass ``fits`` too, from ``n_neighbours`` draws."""
         space, pool = self.problem.space, {}
         two = self.two_decisions if two is None else two
         for _ in range(self.n_neighbours):
             child = space.mutate(parents[int(rng.integers(len(parents)))], rng, prob=0.0)
             if two and rng.random() < two:
                 child = space.mutate(child, rng, prob=0.0)
-            if child.key not in self._seen and child.key not in pool and self.problem.feasible(child):
+            if (
+                child.key not in self._seen
+                and child.key not in pool
+                and self.problem.feasible(child)
+                and (fits is None or fits(child))
+            ):
                 pool[child.key] = child
+        return pool
+
+    def _accuracy_pool(
+        self, ranked: list[Arch], rng: np.random.Generator, fits: Callable[[Arch], bool] | None = None
+    ) -> dict[str, Arch]:
+        """An accuracy step's candidates: neighbours of the ``top_k`` first of ``ranked`` (most
+        accurate first) that pass ``fits``; when none is new, what ``when_exhausted`` says."""
+        pool = self._neighbours(ranked[: self.top_k], rng, fits=fits)
+        if not pool and self.when_exhausted != "random":
+            if self.when_exhausted == "deepen":  # two-decision neighbours of the same parents first
+                pool = self._neighbours(ranked[: self.top_k], rng, two=1.0, fits=fits)
+            k = self.top_k
+            while not pool and k < len(ranked):  # widen: the 2k, 4k, ... most accurate
+                k *= 2
+                pool = self._neighbours(ranked[:k], rng, fits=fits)
         return pool
 
     def propose(self, study: Study, trial: FrozenTrial, rng: np.random.Generator, done: list[FrozenTrial]) -> Arch:
@@ -493,20 +537,23 @@ class SurrogateSampler(_ArchSampler):
 
         archs = [Arch.from_dict(t.user_attrs["arch"]) for t in done]
         pts = self._objectives(done)
-        front = [a for a, r in zip(archs, nondominated_ranks(pts)) if r < 2]
+        ranks = nondominated_ranks(pts)
+        front = [a for a, r in zip(archs, ranks) if r < 2]
         if "accuracy" not in self.problem.objectives:
             return self._mutate(front[int(rng.integers(len(front)))], rng, 0.0)
         acc = _accuracies(done)
         exploit = accuracy_step(trial.number, self.exploit)
-        by_acc = [archs[i] for i in np.argsort(-acc, kind="stable")]
-        pool = self._neighbours(by_acc[: self.top_k] if exploit else front, rng)
-        if exploit and not pool and self.when_exhausted != "random":
-            if self.when_exhausted == "deepen":  # two-decision neighbours of the same parents first
-                pool = self._neighbours(by_acc[: self.top_k], rng, two=1.0)
-            k = self.top_k
-            while not pool and k < len(by_acc):  # widen: the 2k, 4k, ... most accurate
-                k *= 2
-                pool = self._neighbours(by_acc[:k], rng)
+        by_acc = np.argsort(-acc, kind="stable")
+        if exploit:
+            pool = self._accuracy_pool([archs[i] for i in by_acc], rng)
+        elif self.front_step == "epsilon":  # an accuracy step under a random front member's costs
+            exploit = True
+            cost = [j for j, name in enumerate(self.problem.objectives) if name != "accuracy"]
+            cap = pts[int(rng.choice(np.flatnonzero(ranks == 0))), cost]
+            within = [archs[i] for i in by_acc if (pts[i, cost] <= cap).all()]
+            pool = self._accuracy_pool(within, rng, fits=lambda a: bool((self._points([a])[0, cost] <= cap).all()))
+        else:
+            pool = self._neighbours(front, rng)
         for _ in range(0 if exploit else self.n_random):
             arch = self.problem.sample(rng)
             if arch.key not in self._seen:

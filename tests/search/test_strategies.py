@@ -216,6 +216,32 @@ def test_surrogate_exhausted_neighbourhood(toy, when) -> None:  # type: ignore[n
         SurrogateSampler(p, when_exhausted="restart")
 
 
+def test_surrogate_epsilon_front_step(toy) -> None:  # type: ignore[no-untyped-def]
+    """``front_step="epsilon"``: a front step is an accuracy step under the costs of a front member.
+    One scored architecture dominates the others, so every front step climbs from it and proposes one
+    of its unscored neighbours that cost no more FLOPs -- never a costlier one (what a hypervolume step
+    may propose)."""
+    p = _problem(toy)
+    top = p.space.canonical({"depth": 2, "width": 16, "op": "conv"})  # 96 FLOPs
+    costlier = [a for a in toy.all_archs(p.space) if toy.flops(a) > toy.flops(top)][:10]
+    study = _study_with(p, [top, *costlier], lambda a: 0.9 if a.key == top.key else 0.5 + 0.001 * toy.flops(a) / 100)
+    done = study.get_trials()
+    cheaper = {
+        a.key
+        for a in toy.all_archs(p.space)
+        if toy.flops(a) <= toy.flops(top) and sum(a[k] != top[k] for k in top) == 1
+    }
+    assert len(cheaper) == 3  # depth 1, width 8, op pool
+    s = SurrogateSampler(p, seed=0, n_initial=2, top_k=1, exploit=0.0, front_step="epsilon")
+    s._seen = {t.user_attrs["arch_key"] for t in done}
+    for number in range(10):
+        trial = study.ask()
+        child = s.propose(study, study._storage.get_trial(trial._trial_id), np.random.default_rng(number), done)
+        assert child.key in cheaper
+    with pytest.raises(ValueError, match="front_step"):
+        SurrogateSampler(p, front_step="pareto")
+
+
 def test_evolution_and_nsga2_accuracy_steps_under_a_budget(toy) -> None:  # type: ignore[no-untyped-def]
     """``budget_exploit=1`` with a budget: evolution's tournament over the whole population is won by the
     most accurate member (its child is a one-decision neighbour of it); the child kept by either
