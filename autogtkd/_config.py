@@ -7,9 +7,10 @@ YAML is data only: documents are read with ``yaml.safe_load`` and turned into fr
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,7 +18,7 @@ import yaml
 
 from autogtkd.exceptions import ConfigError
 
-__all__ = ["from_dict", "read_yaml", "to_dict"]
+__all__ = ["from_dict", "key_values", "read_yaml", "to_dict"]
 
 T = TypeVar("T")
 
@@ -33,6 +34,23 @@ def read_yaml(path: str | Path) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{p} is not valid YAML: {str(exc).splitlines()[0]}") from None
+
+
+def key_values(items: Iterable[str], *, what: str = "option") -> dict[str, Any]:
+    """``KEY=VALUE`` strings as keyword options; a value is read as JSON (numbers, ``true``/``false``,
+    ``null``, lists) or else kept as text: ``["budget_exploit=0.5", "when_exhausted=deepen"]`` ->
+    ``{"budget_exploit": 0.5, "when_exhausted": "deepen"}``. An item without ``=`` or without a key
+    raises :class:`ConfigError` naming ``what`` (e.g. ``"--strategy-option"``)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{what} needs KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
 
 
 def to_dict(obj: Any) -> Any:

@@ -58,10 +58,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from autogtkd._config import key_values
 from autogtkd._io import atomic_write_json
 from autogtkd.data import DataSplits, ImageTensorDataset, load_data, load_test_split
 from autogtkd.data._splits import stratified_split
-from autogtkd.exceptions import AutoGTKDError, DataError
+from autogtkd.exceptions import AutoGTKDError, ConfigError, DataError
 from autogtkd.gtn import ArchDistribution, GTNConfig, StudentBranches, gtn_losses, sample_paths, teacher_geometry
 from autogtkd.nn import to_device
 from autogtkd.space import MobileNetV3Space, SearchSpace, create_space, load_space
@@ -742,19 +743,20 @@ def throughput(s: Settings, steps: int = 5) -> dict[str, float]:
 
 # ------------------------------------------------------------------------------------------- main
 def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
-    """``NAME:key=value,key=value`` (GTNConfig fields; values parsed as JSON, else kept as strings)."""
+    """``NAME:key=value,key=value`` (GTNConfig fields; values read as :func:`autogtkd._config.key_values`
+    reads them: JSON, else kept as strings)."""
     name, _, body = text.partition(":")
     if not name or name in ARMS:
         raise SystemExit(f"error: --variant {text!r}: give a name other than {', '.join(ARMS)}")
-    out: dict[str, Any] = {}
-    for item in filter(None, body.split(",")):
-        k, eq, v = item.partition("=")
-        if not eq or k not in {f.name for f in fields(GTNConfig)}:
+    items = [item for item in body.split(",") if item]
+    names = {f.name for f in fields(GTNConfig)}
+    for item in items:
+        if item.partition("=")[0] not in names:
             raise SystemExit(f"error: --variant {text!r}: {item!r} is not FIELD=VALUE of GTNConfig")
-        try:
-            out[k] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k] = v
+    try:
+        out = key_values(items, what=f"--variant {text!r}:")
+    except ConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
     GTNConfig(**out)  # validates
     return name, out
 

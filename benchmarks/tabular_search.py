@@ -37,8 +37,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tabular_latency import new_figure, read_table_rows, save_figure  # the sibling script's table reader, figures
 
+from autogtkd._config import key_values
 from autogtkd._io import atomic_write_json
 from autogtkd.budget import Budget
+from autogtkd.exceptions import ConfigError
 from autogtkd.search import SearchProblem, list_strategies, search
 from autogtkd.space import ChoiceSpace
 
@@ -374,17 +376,14 @@ def markdown(summary: dict[str, Any]) -> str:
 
 
 def parse_variant(text: str) -> tuple[str, str, dict[str, Any]]:
-    """``label=strategy:key=value,key=value`` or ``strategy``."""
+    """``label=strategy:key=value,key=value`` or ``strategy``; values as the CLI's
+    ``--strategy-option`` reads them (JSON, else text: ``acq=thompson``)."""
     label, _, rest = text.partition("=") if "=" in text.split(":")[0] else (text.split(":")[0], "", text)
     strategy, _, opts = rest.partition(":")
-    options: dict[str, Any] = {}
-    for kv in filter(None, opts.split(",")):
-        k, _, v = kv.partition("=")
-        try:  # numbers, true/false/null, lists; anything else is a string (``acq=thompson``)
-            options[k] = json.loads(v)
-        except json.JSONDecodeError:
-            options[k] = v
-    return label, strategy, options
+    try:
+        return label, strategy, key_values(filter(None, opts.split(",")), what=f"--strategies {text!r}:")
+    except ConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:

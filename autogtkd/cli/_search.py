@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from autogtkd._config import key_values
 from autogtkd.budget import ACCEPTED_FORMS, Budget, parse_budget
-from autogtkd.exceptions import BudgetError, CheckpointError, ConfigError, RunError
+from autogtkd.exceptions import BudgetError, CheckpointError, RunError
 from autogtkd.space import Arch, SearchSpace
 
 __all__ = ["parse_options", "register", "remeasure_report", "rescore_top_for", "search_threads"]
@@ -80,21 +81,9 @@ def register(sub: Any) -> None:
 
 
 def parse_options(items: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` strings as keyword options; a value is read as JSON (numbers, ``true``/``false``,
-    ``null``) or else kept as text: ``["budget_exploit=0.5", "when_exhausted=deepen"]`` ->
-    ``{"budget_exploit": 0.5, "when_exhausted": "deepen"}``."""
-    import json
-
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--strategy-option needs KEY=VALUE, got {item!r}")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
+    """``--strategy-option KEY=VALUE`` strings as keyword options (:func:`autogtkd._config.key_values`):
+    ``["budget_exploit=0.5", "when_exhausted=deepen"]`` -> ``{"budget_exploit": 0.5, "when_exhausted": "deepen"}``."""
+    return key_values(items, what="--strategy-option")
 
 
 def _objectives(args: argparse.Namespace, budgets: list[Budget]) -> tuple[str, ...]:

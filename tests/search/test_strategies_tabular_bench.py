@@ -110,6 +110,9 @@ def test_parse_variant_keeps_words_as_strings() -> None:
     )
     # a word that starts like a JSON literal (t, f, n) is a string, not a crash
     assert ts.parse_variant("y=evolution:acq=thompson,kind=nope")[2] == {"acq": "thompson", "kind": "nope"}
+    # an item without "=" is a one-line error, as in the CLI's --strategy-option
+    with pytest.raises(SystemExit, match=r"^error: --strategies 'x=tpe:n_initial': needs KEY=VALUE, got 'n_initial'$"):
+        ts.parse_variant("x=tpe:n_initial")
 
 
 def test_true_front_matches_brute_force() -> None:

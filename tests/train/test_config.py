@@ -65,3 +65,21 @@ def test_a_run_written_before_keeps_its_identity() -> None:
     new = _run_config(STUB_SPACE, dataset, info, teacher, cfg)  # type: ignore[arg-type]
     old = {**new, "train": OLD_DEFAULT_TRAIN}
     assert _identity(new) == _identity(old) == OLD_DEFAULT_IDENTITY
+
+
+def test_key_values_reads_json_else_text_and_rejects_a_missing_equals() -> None:
+    """The one reader of ``KEY=VALUE`` options (CLI ``--strategy-option``, the benchmarks' variants)."""
+    from autogtkd._config import key_values
+
+    assert key_values(["a=0.5", "b=deepen", "c=true", "d=null", "e=[1, 2]", " f =nope", "g="]) == {
+        "a": 0.5,
+        "b": "deepen",
+        "c": True,
+        "d": None,
+        "e": [1, 2],
+        "f": "nope",
+        "g": "",
+    }
+    for bad in ("budget_exploit", "=1"):
+        with pytest.raises(ConfigError, match=rf"^--x needs KEY=VALUE, got '{bad}'$"):
+            key_values([bad], what="--x")
