@@ -448,6 +448,11 @@ class SurrogateSampler(_ArchSampler):
     random, cap every cost objective at its costs, and make an accuracy step under that cap
     (parents the ``top_k`` most accurate scored architectures within it, candidates their neighbours
     within it), so every part of the front's cost axis is pushed up, not only the most accurate end.
+    ``anchors=True`` adds the cheap end of the front: a front step first descends, for each cost
+    objective, from the cheapest scored architecture to the cheapest one-decision neighbour (ties at
+    random) while that lowers the cost -- costs only, nothing scored on the way -- and proposes the
+    end when it is new and meets the budgets (in practice once per cost objective, right after the
+    initial design): the cheapest architecture is always on the true front.
     Needs an ``accuracy`` objective; without one it mutates a random front member.
 
     Costs are computed for every candidate (``problem.costs``), so cheap cost functions (a table,
@@ -468,6 +473,7 @@ class SurrogateSampler(_ArchSampler):
         top_k: int = 3,
         when_exhausted: str = "deepen",
         front_step: str = "hypervolume",
+        anchors: bool = False,
         dedupe_tries: int = 3,
     ) -> None:
         _check(n_neighbours >= 1 and n_random >= 0 and top_k >= 1, "need n_neighbours >= 1, n_random >= 0, top_k >= 1")
@@ -492,6 +498,7 @@ class SurrogateSampler(_ArchSampler):
         self.top_k = top_k
         self.when_exhausted = when_exhausted
         self.front_step = front_step
+        self.anchors = bool(anchors)
 
     def _neighbours(
         self,
@@ -516,6 +523,29 @@ class SurrogateSampler(_ArchSampler):
             ):
                 pool[child.key] = child
         return pool
+
+    def _anchor(self, archs: list[Arch], pts: np.ndarray, rng: np.random.Generator) -> Arch | None:
+        """The end of a greedy descent on each cost objective in turn from the cheapest scored
+        architecture (one-decision moves, costs only), when it is unscored and meets the budgets."""
+        space = self.problem.space
+        for j, name in enumerate(self.problem.objectives):
+            if name == "accuracy":
+                continue
+            arch, cost = archs[int(np.argmin(pts[:, j]))], float(pts[:, j].min())
+            while True:
+                near = [
+                    space.canonical({**arch, c.name: o}) for c in space.choices for o in c.options if o != arch[c.name]
+                ]
+                near = [a for a in near if self.problem.feasible(a)]
+                if not near:
+                    break
+                costs = self._points(near)[:, j]
+                if costs.min() >= cost:
+                    break
+                arch, cost = near[int(rng.choice(np.flatnonzero(costs == costs.min())))], float(costs.min())
+            if arch.key not in self._seen and self.problem.feasible(arch):
+                return arch
+        return None
 
     def _accuracy_pool(
         self, ranked: list[Arch], rng: np.random.Generator, fits: Callable[[Arch], bool] | None = None
@@ -543,6 +573,8 @@ class SurrogateSampler(_ArchSampler):
             return self._mutate(front[int(rng.integers(len(front)))], rng, 0.0)
         acc = _accuracies(done)
         exploit = accuracy_step(trial.number, self.exploit)
+        if not exploit and self.anchors and (anchor := self._anchor(archs, pts, rng)) is not None:
+            return anchor
         by_acc = np.argsort(-acc, kind="stable")
         if exploit:
             pool = self._accuracy_pool([archs[i] for i in by_acc], rng)

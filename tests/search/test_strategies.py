@@ -242,6 +242,29 @@ def test_surrogate_epsilon_front_step(toy) -> None:  # type: ignore[no-untyped-d
         SurrogateSampler(p, front_step="pareto")
 
 
+def test_surrogate_anchors_propose_the_cheapest_architecture(toy) -> None:  # type: ignore[no-untyped-def]
+    """``anchors=True``: a front step descends on FLOPs alone from the cheapest scored architecture
+    and proposes the cheapest one (depth 1, width 8, pool: 8 FLOPs) while it is unscored; once it
+    is scored, front steps are as usual."""
+    p = _problem(toy)
+    cheapest = p.space.canonical({"depth": 1, "width": 8, "op": "pool"})
+    archs = [a for a in toy.all_archs(p.space) if toy.flops(a) >= 48][:10]
+    study = _study_with(p, archs, toy.accuracy)
+    done = study.get_trials()
+    s = SurrogateSampler(p, seed=0, n_initial=2, exploit=0.0, anchors=True)
+    s._seen = {t.user_attrs["arch_key"] for t in done}
+    for number in range(4):
+        trial = study.ask()
+        child = s.propose(study, study._storage.get_trial(trial._trial_id), np.random.default_rng(number), done)
+        assert child.key == cheapest.key
+    study = _study_with(p, [*archs, cheapest], toy.accuracy)
+    done = study.get_trials()
+    s._seen = {t.user_attrs["arch_key"] for t in done}
+    trial = study.ask()
+    child = s.propose(study, study._storage.get_trial(trial._trial_id), np.random.default_rng(0), done)
+    assert child.key not in s._seen
+
+
 def test_evolution_and_nsga2_accuracy_steps_under_a_budget(toy) -> None:  # type: ignore[no-untyped-def]
     """``budget_exploit=1`` with a budget: evolution's tournament over the whole population is won by the
     most accurate member (its child is a one-decision neighbour of it); the child kept by either
