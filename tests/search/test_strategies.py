@@ -71,6 +71,7 @@ def test_evolution_options_validated(toy) -> None:  # type: ignore[no-untyped-de
     assert t.n_initial == 20  # docs/benchmarks_search.md, "TPE's random start"
     g = create_sampler("surrogate", p, seed=1)
     assert (g.n_initial, g.exploit, g.top_k, g.n_neighbours, g.when_exhausted) == (20, 0.5, 3, 128, "deepen")
+    assert (g.front_step, g.anchors) == ("hypervolume", True)  # docs/benchmarks_search.md, rounds 7 and 8
     budgeted = SearchProblem(
         toy.space(),
         lambda a: {"accuracy": toy.accuracy(a)},
@@ -158,16 +159,16 @@ def test_guided_beats_random_on_toy(toy, strategy) -> None:  # type: ignore[no-u
 
 
 def test_surrogate_accuracy_step_climbs_from_the_best(toy) -> None:  # type: ignore[no-untyped-def]
-    """On an accuracy step (even trial number) the proposal is an unscored one-decision neighbour of
-    one of the ``top_k`` most accurate architectures; on a linear accuracy the tree, fitted on 12
-    architectures, rates the neighbour that adds depth or width best."""
+    """On an accuracy step (``exploit=1``: every trial) the proposal is an unscored one-decision
+    neighbour of one of the ``top_k`` most accurate architectures; on a linear accuracy the tree,
+    fitted on 12 architectures, rates the neighbour that adds depth or width best."""
     p = _problem(toy)
     rng = np.random.default_rng(0)
     archs = list({a.key: a for a in (p.space.sample(rng) for _ in range(40))}.values())[:12]
     linear = lambda a: 0.1 * a["depth"] + 0.01 * a["width"]
     study = _study_with(p, archs, linear)
     done = study.get_trials()
-    s = SurrogateSampler(p, seed=0, n_initial=2, top_k=1)
+    s = SurrogateSampler(p, seed=0, n_initial=2, top_k=1, exploit=1.0)
     s._seen = {t.user_attrs["arch_key"] for t in done}
     best = max(archs, key=linear)
     for number in (0, 2, 4):
@@ -232,7 +233,7 @@ def test_surrogate_epsilon_front_step(toy) -> None:  # type: ignore[no-untyped-d
         if toy.flops(a) <= toy.flops(top) and sum(a[k] != top[k] for k in top) == 1
     }
     assert len(cheaper) == 3  # depth 1, width 8, op pool
-    s = SurrogateSampler(p, seed=0, n_initial=2, top_k=1, exploit=0.0, front_step="epsilon")
+    s = SurrogateSampler(p, seed=0, n_initial=2, top_k=1, exploit=0.0, front_step="epsilon", anchors=False)
     s._seen = {t.user_attrs["arch_key"] for t in done}
     for number in range(10):
         trial = study.ask()
