@@ -10,7 +10,8 @@
   search -- a bootstrapped regression tree of accuracy on ``space.encode`` (Thompson sampling)
   picks among neighbours of the best architectures the one it rates most accurate (nine trials in
   ten under a budget, every other trial without one) or, on the other trials, the neighbour of the
-  front that would add most hypervolume (:class:`SurrogateSampler`);
+  front that would add most hypervolume, once per cost the cheapest architecture first
+  (:class:`SurrogateSampler`);
 * ``random``: constraint-aware uniform sampling (:class:`ConstrainedRandomSampler`), the floor.
 
 Every strategy proposes *all* decisions of the space as categorical parameters (scalars), so one
