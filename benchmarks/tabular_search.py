@@ -40,8 +40,8 @@ from tabular_latency import new_figure, read_table_rows, save_figure  # the sibl
 from autogtkd._config import key_values
 from autogtkd._io import atomic_write_json
 from autogtkd.budget import Budget
-from autogtkd.exceptions import ConfigError
-from autogtkd.search import SearchProblem, list_strategies, search
+from autogtkd.exceptions import AutoGTKDError, ConfigError
+from autogtkd.search import SearchProblem, create_sampler, list_strategies, search
 from autogtkd.space import ChoiceSpace
 
 DEFAULT_TABLE = "/work/shared/data/tabular/nb201_cifar10.csv"
@@ -454,6 +454,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     problems = [] if args.constrained_only else [Problem(table, c, constrained=False) for c in costs]
     if not args.no_constrained:
         problems += [Problem(table, c, constrained=True) for c in costs if c != "flops"]
+    for label, strategy, options in variants if problems and not args.summarise_only else ():
+        try:  # a bad strategy or option is one line before any run, not a traceback mid-way
+            create_sampler(strategy, problems[-1].search_problem([]), **options)
+        except AutoGTKDError as exc:
+            raise SystemExit(f"error: --strategies {label}: {exc}") from None
     args.problem_names = [p.name for p in problems]
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)

@@ -489,6 +489,7 @@ class SurrogateSampler(_ArchSampler):
             front_step in _FRONT_STEPS,
             f"front_step must be one of {', '.join(_FRONT_STEPS)}, not {front_step!r}",
         )
+        _check(isinstance(anchors, bool), f"anchors must be true or false, not {anchors!r}")
         _check(0.0 <= two_decisions <= 1.0, "need 0 <= two_decisions <= 1")
         _check(
             0.0 <= budget_exploit <= 1.0 and (exploit is None or 0.0 <= exploit <= 1.0),
@@ -502,7 +503,7 @@ class SurrogateSampler(_ArchSampler):
         self.top_k = top_k
         self.when_exhausted = when_exhausted
         self.front_step = front_step
-        self.anchors = bool(anchors)
+        self.anchors = anchors
 
     def _neighbours(
         self,

@@ -241,6 +241,8 @@ def test_surrogate_epsilon_front_step(toy) -> None:  # type: ignore[no-untyped-d
         assert child.key in cheaper
     with pytest.raises(ValueError, match="front_step"):
         SurrogateSampler(p, front_step="pareto")
+    with pytest.raises(ValueError, match="anchors must be true or false, not 'no'"):
+        SurrogateSampler(p, anchors="no")  # type: ignore[arg-type]
 
 
 def test_surrogate_anchors_propose_the_cheapest_architecture(toy) -> None:  # type: ignore[no-untyped-def]

@@ -172,6 +172,10 @@ def test_script_reaches_the_true_front_and_resumes(tmp_path: Path) -> None:
     n = len(runs.read_text().splitlines())
     ts.main([*args, "--strategies", "random", "tpe", "--seeds", "2", "--budgets", "5", "27", "--regret-at", "27"])
     assert len(runs.read_text().splitlines()) == n  # resumed: nothing ran twice
+    # a bad strategy option is one line before any run; the finished runs are kept
+    with pytest.raises(SystemExit, match=r"^error: --strategies x: anchors must be true or false, not 'no'$"):
+        ts.main([*args, "--strategies", "random", "x=surrogate:anchors=no", "--seeds", "3", "--budgets", "5"])
+    assert len(runs.read_text().splitlines()) == n
 
 
 def test_paired_differences_only_over_shared_cells() -> None:
