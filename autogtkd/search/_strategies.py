@@ -531,11 +531,9 @@ class SurrogateSampler(_ArchSampler):
 
     def _anchor(self, archs: list[Arch], pts: np.ndarray, rng: np.random.Generator) -> Arch | None:
         """The end of a greedy descent on each cost objective in turn from the cheapest scored
-        architecture (one-decision moves, costs only), when it is unscored and meets the budgets."""
+        architecture (one-decision moves among feasible neighbours, costs only), when it is unscored."""
         space = self.problem.space
-        for j, name in enumerate(self.problem.objectives):
-            if name == "accuracy":
-                continue
+        for j in self._cost_columns():
             arch, cost = archs[int(np.argmin(pts[:, j]))], float(pts[:, j].min())
             while True:
                 near = [
@@ -548,9 +546,13 @@ class SurrogateSampler(_ArchSampler):
                 if costs.min() >= cost:
                     break
                 arch, cost = near[int(rng.choice(np.flatnonzero(costs == costs.min())))], float(costs.min())
-            if arch.key not in self._seen and self.problem.feasible(arch):
+            if arch.key not in self._seen:  # moved: a feasible neighbour (the start is scored)
                 return arch
         return None
+
+    def _cost_columns(self) -> list[int]:
+        """Indices of the objectives other than accuracy (the costs, known before scoring)."""
+        return [j for j, name in enumerate(self.problem.objectives) if name != "accuracy"]
 
     def _accuracy_pool(
         self, ranked: list[Arch], rng: np.random.Generator, fits: Callable[[Arch], bool] | None = None
@@ -585,7 +587,7 @@ class SurrogateSampler(_ArchSampler):
             pool = self._accuracy_pool([archs[i] for i in by_acc], rng)
         elif self.front_step == "epsilon":  # an accuracy step under a random front member's costs
             exploit = True
-            cost = [j for j, name in enumerate(self.problem.objectives) if name != "accuracy"]
+            cost = self._cost_columns()
             cap = pts[int(rng.choice(np.flatnonzero(ranks == 0))), cost]
             within = [archs[i] for i in by_acc if (pts[i, cost] <= cap).all()]
             pool = self._accuracy_pool(within, rng, fits=lambda a: bool((self._points([a])[0, cost] <= cap).all()))
