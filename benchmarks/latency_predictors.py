@@ -48,7 +48,8 @@ RUNTIMES = ("onnxruntime", "eager")
 SIZES = (25, 50, 100, 200, 400)
 
 
-def _split(n_total: int, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_pool(n_total: int, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the training pool and of the ``n_test`` held-out measurements (a seeded permutation)."""
     order = np.random.default_rng(seed).permutation(n_total)
     return order[n_test:], order[:n_test]
 
@@ -60,7 +61,7 @@ def measure(args: argparse.Namespace, space_name: str, runtime: str) -> None:
     t0 = time.time()
     m = measure_space(space, f"{base}.jsonl", n=args.pool + args.test, target=f"bench-{runtime}", config=cfg,
                       seed=args.seed, progress=not args.quiet, reference=not args.no_reference)
-    _, test = _split(len(m), args.test, args.seed)
+    _, test = split_pool(len(m), args.test, args.seed)
     again = [m.archs[i] for i in test[: args.repeat]]
     # noise floor: the same architectures again, later in the run (same settings, same baseline)
     rep = Path(f"{base}_repeat.jsonl")
@@ -133,7 +134,7 @@ def analyse(args: argparse.Namespace, space_name: str, runtime: str) -> dict:
     y = m.latency_ms
     has_raw = all("latency_raw_ms" in r for r in m.records)
     y_raw = np.array([r["latency_raw_ms"] for r in m.records]) if has_raw else y
-    train, test = _split(len(m), args.test, args.seed)
+    train, test = split_pool(len(m), args.test, args.seed)
     rep = read_measurements(f"{base}_repeat.jsonl")
     index = {a: i for i, a in enumerate(archs)}
     first = np.array([index[space.canonical(a)] for a in rep.archs])
