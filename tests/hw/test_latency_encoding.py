@@ -98,6 +98,24 @@ def test_one_standard_error_rule() -> None:
     assert one_standard_error([0.20, 0.08, 0.07], [0.01, 0.01, 0.02]) == 1
 
 
+def test_auto_selection_takes_lowest_error_with_layer_costs() -> None:
+    """``selection="auto"``: the lowest CV error on per-layer cost columns (issue 5's rule, better on
+    the built-in spaces), the one-SE rule on an encoding (``layer_costs=False``) and with priors."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 2, size=(40, 8)).astype(float)
+    y = 2 + X @ rng.uniform(0.5, 2, 8) + rng.normal(0, 0.3, 40)
+
+    def choice(**kw: object) -> tuple[str, dict]:
+        reg = LatencyRegressor(n_lut=8, **kw).fit(X, y)  # type: ignore[arg-type]
+        return reg.model_, reg.params_
+
+    assert choice(selection="min") != choice(selection="one_se")  # the two rules differ on these data
+    assert choice() == choice(selection="min")
+    assert choice(layer_costs=False) == choice(layer_costs=False, selection="one_se")
+    priors = np.hstack([rng.uniform(0.5, 2, (2, 8)), np.full((2, 1), 2.0)])
+    assert choice(priors=priors) == choice(priors=priors, selection="one_se")
+
+
 def test_selection_prefers_simple_model_at_small_n() -> None:
     """On a linear target with noise, min-CV may pick trees; the 1-SE rule keeps a linear kind."""
     rng = np.random.default_rng(1)

@@ -49,6 +49,7 @@ __all__ = [
     "LUT_ALPHAS",
     "MANY_SHOT_KINDS",
     "MODEL_KINDS",
+    "SELECTIONS",
     "SOURCE_KINDS",
     "FactorisedLUTRegressor",
     "KindContext",
@@ -482,6 +483,7 @@ COMPLEXITY: dict[str, int] = {
     "gbr": 5,
 }
 _PENALTIES = {"lut": LUT_ALPHAS, "factorised": FACTOR_ALPHAS}
+SELECTIONS = ("auto", "one_se", "min")
 
 
 def _candidates(kinds: tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
@@ -527,8 +529,14 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
             :data:`FEW_SHOT_KINDS` (:data:`FEW_SHOT_KINDS_NO_COSTS` when the columns do not come
             from per-layer costs) and, when every candidate is linear (cheap), the folds are
             repeated 3 times (less variance in the choice).
-        selection: ``"one_se"`` (default: the simplest candidate within one standard error of the
-            best CV error, in :data:`COMPLEXITY` order) or ``"min"`` (the lowest CV error).
+        selection: ``"one_se"`` (the simplest candidate within one standard error of the best CV
+            error, in :data:`COMPLEXITY` order, a stronger penalty being simpler), ``"min"`` (the
+            lowest CV error) or ``"auto"`` (default): ``"min"`` when the columns hold per-layer costs
+            and no ``priors`` are given (the built-in families: every candidate an additive cost
+            model, and the lowest error predicted better there), ``"one_se"`` otherwise (a space's
+            encoding, where the lowest error over-picks flexible kinds at small n; and with
+            ``priors``, so that ``"transfer"`` is kept unless a model of the target's own is clearly
+            better). Both measured in docs/benchmarks_latency.md.
         candidates: kinds ``"auto"`` tries instead of the defaults above (``None``: defaults).
         random_state: seed of the folds and the tree models.
         layer_costs: whether the analytic / LUT columns come from per-layer costs (``False``: from
@@ -571,7 +579,7 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
         few_shot_max: int = 100,
         random_state: int = 0,
         candidates: tuple[str, ...] | None = None,
-        selection: str = "one_se",
+        selection: str = "auto",
         layer_costs: bool = True,
         layout: tuple[tuple[int, int], ...] = (),
         priors: np.ndarray | None = None,
@@ -598,11 +606,14 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
             return (0, self.n_analytic) if self.n_analytic else (0, d)
         return (0, d)
 
+    def _has_priors(self) -> bool:
+        return self.priors is not None and len(self.priors) > 0
+
     def _usable(self, name: str) -> bool:
         kind = MODEL_KINDS.create(name)
         if kind.needs_layout and not any(dec >= 0 for dec, _ in self.layout):
             return False
-        if kind.needs_priors and (self.priors is None or not len(self.priors)):
+        if kind.needs_priors and not self._has_priors():
             return False
         if name == "lut":
             return self.n_lut > 0 or self.model == "lut" or self.candidates is not None
@@ -639,12 +650,12 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
         n = X.shape[0]
         self.few_shot_ = n <= self.few_shot_max
+        costs = self.layer_costs and self.n_analytic + self.n_lut > 0
         if self.model == "auto" and self.candidates is not None:
             for k in self.candidates:
                 MODEL_KINDS.get(k)
             kinds = tuple(self.candidates)
         elif self.model == "auto":
-            costs = self.layer_costs and self.n_analytic + self.n_lut > 0
             kinds = (FEW_SHOT_KINDS if costs else FEW_SHOT_KINDS_NO_COSTS) if self.few_shot_ else MANY_SHOT_KINDS
             kinds = ("transfer", *kinds)  # tried only with priors
         else:
@@ -653,8 +664,8 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
         cands = [(k, p) for k, p in _candidates(tuple(kinds)) if self._usable(k)]
         if not cands:
             cands = [("ridge", {})]
-        if self.selection not in ("one_se", "min"):
-            raise ValueError(f"selection must be 'one_se' or 'min', got {self.selection!r}")
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}, got {self.selection!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         self.candidates_ = cands
@@ -679,7 +690,8 @@ class LatencyRegressor(RegressorMixin, BaseEstimator):
                 self.cv_scores_[_label(name, params)] = float(np.mean(errs))
                 self.cv_se_[_label(name, params)] = float(np.std(errs, ddof=1) / np.sqrt(len(errs)))
             means = [self.cv_scores_[_label(*c)] for c in cands]
-            ses = [self.cv_se_[_label(*c)] if self.selection == "one_se" else 0.0 for c in cands]
+            one_se = self.selection == "one_se" or (self.selection == "auto" and (self._has_priors() or not costs))
+            ses = [self.cv_se_[_label(*c)] if one_se else 0.0 for c in cands]
             best = one_standard_error(means, ses)
         else:
             best = 0
