@@ -9,6 +9,8 @@ Two predictors are fitted on identical training subsets of the same measurements
   ``latency_predictors.py``: seeds ``[seed, n, t]``), tested on ``rest`` (every measured
   architecture outside the subset) and ``held60`` (issue 5's held-out set). One JSON line per
   (arm, target, n, subset, test set) is appended to ``--runs``; rerunning resumes.
+* ``fit --transfer``: the same, with the *other* runtime's measurements of the training pool as a
+  source target (``fit(..., sources=...)``: a new target from few measurements, issue 13 §3).
 * ``compare A B``: paired differences ``A - B`` per target x n x test set x metric (share within
   +-10 %, Kendall tau): mean over subsets and 95 % t-interval; a *regression* is a cell whose whole
   interval lies below zero. Summary to ``--json``, a markdown table to stdout.
@@ -83,6 +85,13 @@ def fit(args: argparse.Namespace) -> None:
             archs = [space.canonical(a) for a in m.archs]
             y = np.asarray(m.latency_ms, dtype=float)
             train, held = split_pool(len(archs), args.test, args.seed)
+            sources = []
+            if args.transfer:
+                (other,) = (r for r in RUNTIMES if r != runtime)
+                src = read_measurement_file(Path(args.workdir) / f"{space_name}_{other}.jsonl")
+                src_archs = [space.canonical(a) for a in src.archs]
+                src_ms = np.asarray(src.latency_ms, dtype=float)
+                sources = [([src_archs[i] for i in train], src_ms[train])]
             for n in args.sizes:
                 for t in range(args.subsets):
                     row = {"arm": args.arm, "space": space_name, "runtime": runtime, "n": n, "subset": t}
@@ -90,7 +99,8 @@ def fit(args: argparse.Namespace) -> None:
                         continue
                     idx = np.random.default_rng([args.seed, n, t]).choice(train, size=n, replace=False)
                     t0 = time.process_time()
-                    p = LatencyPredictor(space, random_state=t).fit([archs[i] for i in idx], y[idx])
+                    extra = {"sources": sources} if sources else {}  # older commits' fit has no sources
+                    p = LatencyPredictor(space, random_state=t).fit([archs[i] for i in idx], y[idx], **extra)
                     row["fit_cpu_s"] = round(time.process_time() - t0, 3)
                     row["model"] = p.regressor_.model_
                     rest = np.setdiff1d(np.arange(len(archs)), idx)
@@ -172,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     f.add_argument("--subsets", type=int, default=10)
     f.add_argument("--test", type=int, default=60, help="issue 5's held-out architectures")
     f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--transfer", action="store_true", help="the other runtime's pool measurements as a source")
     f.add_argument("--quiet", action="store_true")
     c = sub.add_parser("compare", help="paired differences A - B")
     c.add_argument("a")

@@ -14,12 +14,12 @@ from autogtkd.hw.latency import make_header, sample_archs, space_hash, write_mea
 from autogtkd.space import create_space
 
 
-def _measurements(folder: Path, runtime: str) -> None:
-    """resnet-cifar measurements whose latency is FLOPs-proportional plus 3 % noise."""
+def _measurements(folder: Path, runtime: str, scale: float = 1.0) -> None:
+    """resnet-cifar measurements whose latency is FLOPs-proportional (times ``scale``) plus 3 % noise."""
     space = create_space("resnet-cifar")
     archs = sample_archs(space, 90, np.random.default_rng(0))
     noise = np.random.default_rng(1).normal(1.0, 0.03, len(archs))
-    ms = [space.flops(a) / 1e7 * z + 0.1 for a, z in zip(archs, noise)]
+    ms = [scale * space.flops(a) / 1e7 * z + 0.1 for a, z in zip(archs, noise)]
     header = make_header(space=space.name, space_hash=space_hash(space), space_def=space.to_dict(), target="toy")
     write_measurements(folder / f"resnet-cifar_{runtime}.jsonl", header, [a.to_dict() for a in archs], ms)
 
@@ -82,3 +82,15 @@ def test_missing_measurements_is_one_line(tmp_path: Path) -> None:
     mod = load_benchmark("latency_builtin_regression")
     with pytest.raises(SystemExit, match="no measurements"):
         mod.main(["fit", "--arm", "a", "--workdir", str(tmp_path), "--runs", str(tmp_path / "r.jsonl")])
+
+
+def test_fit_transfer_takes_the_other_runtime_as_source(tmp_path: Path) -> None:
+    mod = load_benchmark("latency_builtin_regression")
+    _measurements(tmp_path, "eager")
+    _measurements(tmp_path, "onnxruntime", scale=0.5)
+    runs = tmp_path / "runs.jsonl"
+    args = ["fit", "--arm", "t", "--transfer", "--workdir", str(tmp_path), "--spaces", "resnet-cifar"]
+    mod.main([*args, "--sizes", "8", "--subsets", "2", "--test", "15", "--runs", str(runs), "--quiet"])
+    rows = mod.read_runs(runs)
+    assert len(rows) == 4  # two targets x two subsets
+    assert "transfer" in {r["model"] for r in rows}  # the source's model is among the candidates
