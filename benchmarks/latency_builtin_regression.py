@@ -18,10 +18,12 @@ Two predictors are fitted on identical training subsets of the same measurements
 Run (the protocol of docs/benchmarks_latency.md, "Built-in spaces after issue 13")::
 
     python benchmarks/latency_predictors.py --phase measure --workdir DIR   # issue 5's settings
-    python benchmarks/latency_builtin_regression.py fit --workdir DIR --arm today
+    python benchmarks/latency_builtin_regression.py fit --workdir DIR --arm auto
     git worktree add /tmp/issue5 4c2afce
     PYTHONPATH=/tmp/issue5 python benchmarks/latency_builtin_regression.py fit --workdir DIR --arm issue-5
-    python benchmarks/latency_builtin_regression.py compare today issue-5
+    python benchmarks/latency_builtin_regression.py compare auto issue-5
+
+(``--workdir benchmarks/results/latency_builtin`` reads the committed measurements, gzipped.)
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from latency_predictors import RUNTIMES, SPACES, split_pool
 
 import autogtkd
 from autogtkd._io import atomic_write_json
+from autogtkd.exceptions import AutoGTKDError
 from autogtkd.hw.latency import LatencyPredictor, latency_metrics, read_measurements
 from autogtkd.space import create_space
 
@@ -177,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     f.add_argument("--arm", required=True, help="label of this arm in --runs")
     f.add_argument("--workdir", required=True, help="folder of the measurement files")
     f.add_argument("--spaces", nargs="+", default=list(SPACES))
-    f.add_argument("--runtimes", nargs="+", default=list(RUNTIMES))
+    f.add_argument("--runtimes", nargs="+", default=list(RUNTIMES), choices=RUNTIMES)
     f.add_argument("--sizes", nargs="+", type=int, default=[25, 50, 100])
     f.add_argument("--subsets", type=int, default=10)
     f.add_argument("--test", type=int, default=60, help="issue 5's held-out architectures")
@@ -192,7 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--runs", default=RUNS)
     args = ap.parse_args(argv)
     if args.cmd == "fit":
-        fit(args)
+        try:
+            fit(args)
+        except AutoGTKDError as exc:  # a malformed measurement file: one line, the finished fits kept
+            raise SystemExit(f"error: {exc}") from None
         return 0
     cells = compare(read_runs(args.runs), args.a, args.b)
     if not cells:

@@ -78,10 +78,14 @@ def test_compare_flags_an_interval_below_zero() -> None:
     assert not cells["s/r|50|rest|within_10pct"]["regression"]  # equal: the interval is (0, 0)
 
 
-def test_missing_measurements_is_one_line(tmp_path: Path) -> None:
+def test_missing_or_malformed_measurements_is_one_line(tmp_path: Path) -> None:
     mod = load_benchmark("latency_builtin_regression")
+    args = ["fit", "--arm", "a", "--workdir", str(tmp_path), "--runs", str(tmp_path / "r.jsonl")]
     with pytest.raises(SystemExit, match="no measurements"):
-        mod.main(["fit", "--arm", "a", "--workdir", str(tmp_path), "--runs", str(tmp_path / "r.jsonl")])
+        mod.main(args)
+    (tmp_path / "mbv3-cifar_onnxruntime.jsonl").write_text("not json\n")
+    with pytest.raises(SystemExit, match="^error: .*not valid JSON"):
+        mod.main(args)
 
 
 def test_fit_transfer_takes_the_other_runtime_as_source(tmp_path: Path) -> None:
