@@ -51,6 +51,22 @@ def test_transfer_combines_other_devices_and_prices_unseen_positions() -> None:
         TransferLinearRegressor(priors=priors[:, :3]).fit(X, np.ones(4))
 
 
+def test_transfer_residual_learns_where_the_new_device_differs() -> None:
+    """One block kind costs 3 ms more on the new device: the combination cannot express it, the shrunk
+    per-column correction can (and stays near the combination where it has no evidence)."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 2, size=(30, 5)).astype(float)
+    prior = np.array([[1.0, 2.0, 3.0, 4.0, 5.0, 0.5]])
+    y = 2.0 * (X @ prior[0, :5] + 0.5) + 3.0 * X[:, 2]
+    plain = TransferLinearRegressor(priors=prior).fit(X, y)
+    fixed = TransferLinearRegressor(priors=prior, residual=1e-4).fit(X, y)
+    assert np.allclose(fixed.coef_, [2.0, 4.0, 9.0, 8.0, 10.0], atol=0.05)
+    assert np.isclose(fixed.intercept_, 1.0, atol=0.05)
+    assert np.abs(fixed.predict(X) - y).max() < 0.1 < np.abs(plain.predict(X) - y).max()
+    strong = TransferLinearRegressor(priors=prior, residual=1e4).fit(X, y)  # a huge penalty: the combination
+    assert np.allclose(strong.predict(X), plain.predict(X), atol=0.05)
+
+
 def test_ten_measurements_of_a_new_device_with_sources() -> None:
     s = space()
     rng = np.random.default_rng(0)
@@ -62,11 +78,14 @@ def test_ten_measurements_of_a_new_device_with_sources() -> None:
         alone = LatencyPredictor(s, target=device).fit(few, latency(few, device))
         moved = LatencyPredictor(s, target=device).fit(few, latency(few, device), sources=sources)
         assert moved.regressor_.model_ == "transfer"
+        assert "transfer_residual" not in {k for k, _ in moved.regressor_.candidates_}  # only when asked for
         got = latency_metrics(latency(test, device), moved.predict(test))
         base = latency_metrics(latency(test, device), alone.predict(test))
         assert got["kendall_tau"] > base["kendall_tau"]
         if device == "gpu":  # a source device itself: recovered exactly from 10 measurements
             assert got["within_10pct"] == 1.0
+    asked = LatencyPredictor(s, model="transfer_residual").fit(few, latency(few, "phone"), sources=sources)
+    assert asked.regressor_.model_ == "transfer_residual"
     with pytest.raises(PredictorError, match="source 1: need at least 3"):
         LatencyPredictor(s).fit(few, latency(few, "cpu"), sources=[sources[0], (pool[:2], [1.0, 2.0])])
 

@@ -49,6 +49,7 @@ __all__ = [
     "LUT_ALPHAS",
     "MANY_SHOT_KINDS",
     "MODEL_KINDS",
+    "RESIDUAL_ALPHAS",
     "SELECTIONS",
     "SOURCE_KINDS",
     "FactorisedLUTRegressor",
@@ -158,8 +159,14 @@ class TransferLinearRegressor(_LinearModel):
     The fitted model is again linear in ``x`` (``coef_ = a @ priors[:, :-1]``), so it is saved and
     predicts like any other.
 
+    With ``residual`` (a penalty strength), each column also gets a signed correction ``delta_j``
+    shrunk toward 0 (scale-free ridge, as :class:`NonNegativeLinearRegressor`): ``b + sum_k a_k *
+    prior_k(x) + x . delta``, so with few measurements the model is the combination and with more it
+    learns where this device's costs differ from the others' (e.g. by block kind).
+
     Args:
         priors: shape ``(K, d + 1)``; ``None``: no transfer (plain least squares on ``x``).
+        residual: penalty of the per-column correction; ``None`` (default): no correction.
 
     Attributes:
         weights_: ``a``, shape ``(K,)``.
@@ -176,8 +183,9 @@ class TransferLinearRegressor(_LinearModel):
 
     alpha = 0.0  # no penalty: K + 1 parameters
 
-    def __init__(self, priors: np.ndarray | None = None) -> None:
+    def __init__(self, priors: np.ndarray | None = None, residual: float | None = None) -> None:
         self.priors = priors
+        self.residual = residual
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> TransferLinearRegressor:
         """Fit on ``X`` (n, d) and ``y`` (n,); ``sample_weight`` (n,) optional. Returns ``self``."""
@@ -192,10 +200,18 @@ class TransferLinearRegressor(_LinearModel):
             self.coef_, self.intercept_ = m.coef_[:d] - m.coef_[d:], m.intercept_
             return self
         Z = X @ P[:, :d].T + P[:, d]
-        m = NonNegativeLinearRegressor().fit(Z, y, sample_weight=w)
-        self.weights_ = m.coef_
-        self.coef_ = m.coef_ @ P[:, :d]
-        self.intercept_ = float(m.intercept_ + m.coef_ @ P[:, d])
+        K = len(P)
+        if self.residual is None:
+            m = NonNegativeLinearRegressor().fit(Z, y, sample_weight=w)
+            delta = np.zeros(d)
+        else:  # the combination unpenalised, the signed correction (as two non-negative halves) shrunk
+            m = NonNegativeLinearRegressor(alpha=float(self.residual), n_free=K).fit(
+                np.hstack([Z, X, -X]), y, sample_weight=w
+            )
+            delta = m.coef_[K : K + d] - m.coef_[K + d :]
+        self.weights_ = m.coef_[:K]
+        self.coef_ = self.weights_ @ P[:, :d] + delta
+        self.intercept_ = float(m.intercept_ + self.weights_ @ P[:, d])
         return self
 
 
@@ -425,6 +441,14 @@ MODEL_KINDS.register(
     ),
 )
 MODEL_KINDS.register(
+    "transfer_residual",
+    lambda **kw: ModelKind(
+        lambda ctx: TransferLinearRegressor(priors=ctx.priors, residual=kw.get("alpha", 0.1)),
+        relative_weights=True,
+        needs_priors=True,
+    ),
+)
+MODEL_KINDS.register(
     "ridge",
     lambda **kw: ModelKind(
         lambda ctx: make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13))), log_target=True
@@ -456,6 +480,8 @@ MODEL_KINDS.register(
 LUT_ALPHAS: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 #: shrinkage of the decision scales tried for "factorised" (the same cross-validation)
 FACTOR_ALPHAS: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+#: penalties of the per-column correction tried for "transfer_residual"
+RESIDUAL_ALPHAS: tuple[float, ...] = (1e-2, 1e-1, 1.0)
 #: kinds tried by ``model="auto"`` in few-shot mode (n <= few_shot_max): strong priors, cheap to refit
 FEW_SHOT_KINDS: tuple[str, ...] = ("lut", "analytic", "ridge")
 #: few-shot kinds when the space gives no per-layer costs (only its encoding): additive LUTs on the
@@ -470,10 +496,11 @@ MANY_SHOT_KINDS: tuple[str, ...] = ("lut", "analytic", "factorised", "ridge", "g
 #: features, see LatencyRegressor.linear_model)
 SOURCE_KINDS: tuple[str, ...] = ("analytic", "factorised", "lut")
 
-_LINEAR_KINDS = ("lut", "analytic", "factorised", "ridge", "transfer")
+_LINEAR_KINDS = ("lut", "analytic", "factorised", "ridge", "transfer", "transfer_residual")
 #: simplicity order of the one-standard-error rule (lower = simpler; unlisted kinds come last)
 COMPLEXITY: dict[str, int] = {
-    "transfer": -1,
+    "transfer": -2,
+    "transfer_residual": -1,
     "analytic": 0,
     "factorised": 1,
     "lut": 2,
@@ -482,7 +509,7 @@ COMPLEXITY: dict[str, int] = {
     "rf": 4,
     "gbr": 5,
 }
-_PENALTIES = {"lut": LUT_ALPHAS, "factorised": FACTOR_ALPHAS}
+_PENALTIES = {"lut": LUT_ALPHAS, "factorised": FACTOR_ALPHAS, "transfer_residual": RESIDUAL_ALPHAS}
 SELECTIONS = ("auto", "one_se", "min")
 
 
