@@ -181,7 +181,8 @@ class TransferLinearRegressor(_LinearModel):
         [9.0]
     """
 
-    alpha = 0.0  # no penalty: K + 1 parameters
+    alpha = 0.0  # no penalty on the combination: K + 1 parameters
+    residual: float | None = None  # class default: payloads saved before the parameter existed load and print
 
     def __init__(self, priors: np.ndarray | None = None, residual: float | None = None) -> None:
         self.priors = priors
