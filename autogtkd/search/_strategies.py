@@ -535,9 +535,13 @@ class SurrogateSampler(_ArchSampler):
         space = self.problem.space
         for j in self._cost_columns():
             arch, cost = archs[int(np.argmin(pts[:, j]))], float(pts[:, j].min())
-            while True:
+            while True:  # an inactive decision's change is the same network: not a move
                 near = [
-                    space.canonical({**arch, c.name: o}) for c in space.choices for o in c.options if o != arch[c.name]
+                    space.canonical({**arch, c.name: o})
+                    for c in space.choices
+                    if space.is_active(c.name, arch)
+                    for o in c.options
+                    if o != arch[c.name]
                 ]
                 near = [a for a in near if self.problem.feasible(a)]
                 if not near:
