@@ -122,14 +122,26 @@ class _ArchSampler(BaseSampler):
         n_initial: random (constraint-aware) architectures scored before the strategy takes over.
         dedupe_tries: proposals drawn per trial to find an architecture that is not scored yet;
             then as many one-decision mutations of the last one (``1``: no de-duplication).
+        anchors: propose the cheap end of the front first (:meth:`_anchor`), where the strategy
+            asks for it (on the trials that are not accuracy steps).
     """
 
-    def __init__(self, problem: SearchProblem, *, seed: int = 0, n_initial: int = 0, dedupe_tries: int = 20) -> None:
+    def __init__(
+        self,
+        problem: SearchProblem,
+        *,
+        seed: int = 0,
+        n_initial: int = 0,
+        dedupe_tries: int = 20,
+        anchors: bool = False,
+    ) -> None:
         _check(n_initial >= 0 and dedupe_tries >= 1, "need n_initial >= 0 and dedupe_tries >= 1")
+        _check(isinstance(anchors, bool), f"anchors must be true or false, not {anchors!r}")
         self.problem = problem
         self.seed = int(seed)
         self.n_initial = int(n_initial)
         self.dedupe_tries = int(dedupe_tries)
+        self.anchors = anchors
         self._dists = distributions(problem)
         self._seen: set[str] = set()
 
@@ -223,6 +235,43 @@ class _ArchSampler(BaseSampler):
             child = self.problem.space.mutate(arch, rng, prob=prob)
         return self.problem.repair(child, rng)
 
+    def _anchor_of(self, done: list[FrozenTrial], rng: np.random.Generator) -> Arch | None:
+        """:meth:`_anchor` of the evaluated trials ``done`` when ``anchors`` is on, else ``None``."""
+        if not self.anchors:
+            return None
+        return self._anchor([Arch.from_dict(t.user_attrs["arch"]) for t in done], self._objectives(done), rng)
+
+    def _anchor(self, archs: list[Arch], pts: np.ndarray, rng: np.random.Generator) -> Arch | None:
+        """The end of a greedy descent on each cost objective in turn from the cheapest scored
+        architecture (one-decision moves among feasible neighbours, costs only), when it is unscored.
+        The cheapest architecture is always on the true front, and its costs are known before
+        scoring: in practice one trial per cost objective, right after the initial design."""
+        space = self.problem.space
+        for j in self._cost_columns():
+            arch, cost = archs[int(np.argmin(pts[:, j]))], float(pts[:, j].min())
+            while True:  # an inactive decision's change is the same network: not a move
+                near = [
+                    space.canonical({**arch, c.name: o})
+                    for c in space.choices
+                    if space.is_active(c.name, arch)
+                    for o in c.options
+                    if o != arch[c.name]
+                ]
+                near = [a for a in near if self.problem.feasible(a)]
+                if not near:
+                    break
+                costs = self._points(near)[:, j]
+                if costs.min() >= cost:
+                    break
+                arch, cost = near[int(rng.choice(np.flatnonzero(costs == costs.min())))], float(costs.min())
+            if arch.key not in self._seen:  # moved: a feasible neighbour (the start is scored)
+                return arch
+        return None
+
+    def _cost_columns(self) -> list[int]:
+        """Indices of the objectives other than accuracy (the costs, known before scoring)."""
+        return [j for j, name in enumerate(self.problem.objectives) if name != "accuracy"]
+
 
 class ConstrainedRandomSampler(_ArchSampler):
     """Uniform per-decision sampling under the budgets (bounded rejection, then repair)."""
@@ -267,6 +316,7 @@ class EvolutionSampler(_ArchSampler):
         budget_exploit: float = 0.5,
         n_initial: int | None = None,
         dedupe_tries: int = 20,
+        anchors: bool = False,
     ) -> None:
         _check(n_candidates >= 1, "need n_candidates >= 1")
         _check(0.0 <= budget_exploit <= 1.0, "need 0 <= budget_exploit <= 1")
@@ -280,6 +330,7 @@ class EvolutionSampler(_ArchSampler):
             seed=seed,
             n_initial=population_size if n_initial is None else max(n_initial, 1),
             dedupe_tries=dedupe_tries,
+            anchors=anchors,
         )
         self.population_size = population_size
         self.tournament_size = tournament_size
@@ -288,8 +339,10 @@ class EvolutionSampler(_ArchSampler):
         self.budget_exploit = budget_exploit if problem.budgets else 0.0
 
     def propose(self, study: Study, trial: FrozenTrial, rng: np.random.Generator, done: list[FrozenTrial]) -> Arch:
-        population = done[-self.population_size :]
         exploit = accuracy_step(trial.number, self.budget_exploit)
+        if not exploit and (anchor := self._anchor_of(done, rng)) is not None:
+            return anchor
+        population = done[-self.population_size :]
         acc = _accuracies(population)
         # lower is better: non-dominated rank, or (accuracy step) minus accuracy
         order = -acc if exploit else nondominated_ranks(self._objectives(population))
@@ -331,6 +384,7 @@ class NSGA2Sampler(_ArchSampler):
         budget_exploit: float = 0.5,
         n_initial: int | None = None,
         dedupe_tries: int = 20,
+        anchors: bool = False,
     ) -> None:
         _check(population_size >= 2 and n_candidates >= 1, "need population_size >= 2 and n_candidates >= 1")
         _check(0.0 <= budget_exploit <= 1.0, "need 0 <= budget_exploit <= 1")
@@ -341,6 +395,7 @@ class NSGA2Sampler(_ArchSampler):
             seed=seed,
             n_initial=population_size if n_initial is None else max(n_initial, 2),
             dedupe_tries=dedupe_tries,
+            anchors=anchors,
         )
         self.population_size = population_size
         self.crossover_prob = crossover_prob
@@ -350,6 +405,9 @@ class NSGA2Sampler(_ArchSampler):
         self.budget_exploit = budget_exploit if problem.budgets else 0.0
 
     def propose(self, study: Study, trial: FrozenTrial, rng: np.random.Generator, done: list[FrozenTrial]) -> Arch:
+        exploit = accuracy_step(trial.number, self.budget_exploit)
+        if not exploit and (anchor := self._anchor_of(done, rng)) is not None:
+            return anchor
         values = self._objectives(done)
         ranks = nondominated_ranks(values)
         crowd = np.zeros(len(done))
@@ -357,7 +415,6 @@ class NSGA2Sampler(_ArchSampler):
             idx = np.flatnonzero(ranks == r)
             crowd[idx] = crowding_distance(values[idx])
         order = np.lexsort((-crowd, ranks))[: self.population_size]  # best first
-        exploit = accuracy_step(trial.number, self.budget_exploit)
         acc = _accuracies(done) if exploit else np.empty(0)  # read only by an accuracy step's tournaments
 
         def tournament() -> FrozenTrial:
@@ -395,14 +452,17 @@ class TPEArchSampler(_ArchSampler):
         n_initial: int = 20,
         n_ei_candidates: int = 24,
         dedupe_tries: int = 3,
+        anchors: bool = False,
         **tpe_options: Any,
     ) -> None:
-        super().__init__(problem, seed=seed, n_initial=max(n_initial, 1), dedupe_tries=dedupe_tries)
+        super().__init__(problem, seed=seed, n_initial=max(n_initial, 1), dedupe_tries=dedupe_tries, anchors=anchors)
         self._tpe = optuna.samplers.TPESampler(
             n_startup_trials=1, n_ei_candidates=n_ei_candidates, multivariate=True, seed=seed, **tpe_options
         )
 
     def propose(self, study: Study, trial: FrozenTrial, rng: np.random.Generator, done: list[FrozenTrial]) -> Arch:
+        if (anchor := self._anchor_of(done, rng)) is not None:
+            return anchor
         params = self._tpe.sample_relative(study, trial, dict(self._dists))
         if not params:  # TPE needs one complete trial
             return self.problem.sample(rng)
@@ -489,13 +549,12 @@ class SurrogateSampler(_ArchSampler):
             front_step in _FRONT_STEPS,
             f"front_step must be one of {', '.join(_FRONT_STEPS)}, not {front_step!r}",
         )
-        _check(isinstance(anchors, bool), f"anchors must be true or false, not {anchors!r}")
         _check(0.0 <= two_decisions <= 1.0, "need 0 <= two_decisions <= 1")
         _check(
             0.0 <= budget_exploit <= 1.0 and (exploit is None or 0.0 <= exploit <= 1.0),
             "need 0 <= exploit <= 1 and 0 <= budget_exploit <= 1",
         )
-        super().__init__(problem, seed=seed, n_initial=max(n_initial, 2), dedupe_tries=dedupe_tries)
+        super().__init__(problem, seed=seed, n_initial=max(n_initial, 2), dedupe_tries=dedupe_tries, anchors=anchors)
         self.n_neighbours = n_neighbours
         self.n_random = n_random
         self.two_decisions = two_decisions
@@ -503,7 +562,6 @@ class SurrogateSampler(_ArchSampler):
         self.top_k = top_k
         self.when_exhausted = when_exhausted
         self.front_step = front_step
-        self.anchors = anchors
 
     def _neighbours(
         self,
@@ -528,35 +586,6 @@ class SurrogateSampler(_ArchSampler):
             ):
                 pool[child.key] = child
         return pool
-
-    def _anchor(self, archs: list[Arch], pts: np.ndarray, rng: np.random.Generator) -> Arch | None:
-        """The end of a greedy descent on each cost objective in turn from the cheapest scored
-        architecture (one-decision moves among feasible neighbours, costs only), when it is unscored."""
-        space = self.problem.space
-        for j in self._cost_columns():
-            arch, cost = archs[int(np.argmin(pts[:, j]))], float(pts[:, j].min())
-            while True:  # an inactive decision's change is the same network: not a move
-                near = [
-                    space.canonical({**arch, c.name: o})
-                    for c in space.choices
-                    if space.is_active(c.name, arch)
-                    for o in c.options
-                    if o != arch[c.name]
-                ]
-                near = [a for a in near if self.problem.feasible(a)]
-                if not near:
-                    break
-                costs = self._points(near)[:, j]
-                if costs.min() >= cost:
-                    break
-                arch, cost = near[int(rng.choice(np.flatnonzero(costs == costs.min())))], float(costs.min())
-            if arch.key not in self._seen:  # moved: a feasible neighbour (the start is scored)
-                return arch
-        return None
-
-    def _cost_columns(self) -> list[int]:
-        """Indices of the objectives other than accuracy (the costs, known before scoring)."""
-        return [j for j, name in enumerate(self.problem.objectives) if name != "accuracy"]
 
     def _accuracy_pool(
         self, ranked: list[Arch], rng: np.random.Generator, fits: Callable[[Arch], bool] | None = None

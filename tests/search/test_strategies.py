@@ -12,6 +12,7 @@ from autogtkd.search._strategies import (
     SurrogateSampler,
     create_sampler,
     crowding_distance,
+    distributions,
 )
 
 
@@ -241,20 +242,22 @@ def test_surrogate_epsilon_front_step(toy) -> None:  # type: ignore[no-untyped-d
         assert child.key in cheaper
     with pytest.raises(ValueError, match="front_step"):
         SurrogateSampler(p, front_step="pareto")
-    with pytest.raises(ValueError, match="anchors must be true or false, not 'no'"):
-        SurrogateSampler(p, anchors="no")  # type: ignore[arg-type]
 
 
-def test_surrogate_anchors_propose_the_cheapest_architecture(toy) -> None:  # type: ignore[no-untyped-def]
-    """``anchors=True``: a front step descends on FLOPs alone from the cheapest scored architecture
-    and proposes the cheapest one (depth 1, width 8, pool: 8 FLOPs) while it is unscored; once it
-    is scored, front steps are as usual."""
+@pytest.mark.parametrize("strategy", ["surrogate", "evolution", "nsga2", "tpe"])
+def test_anchors_propose_the_cheapest_architecture(toy, strategy) -> None:  # type: ignore[no-untyped-def]
+    """``anchors=True``: a step that is not an accuracy step descends on FLOPs alone from the
+    cheapest scored architecture and proposes the cheapest one (depth 1, width 8, pool: 8 FLOPs)
+    while it is unscored; once it is scored, the strategy proposes as usual. Off by default for all
+    but ``surrogate``."""
     p = _problem(toy)
     cheapest = p.space.canonical({"depth": 1, "width": 8, "op": "pool"})
     archs = [a for a in toy.all_archs(p.space) if toy.flops(a) >= 48][:10]
     study = _study_with(p, archs, toy.accuracy)
     done = study.get_trials()
-    s = SurrogateSampler(p, seed=0, n_initial=2, exploit=0.0, anchors=True)
+    assert create_sampler(strategy, p).anchors is (strategy == "surrogate")
+    options = {"exploit": 0.0} if strategy == "surrogate" else {}
+    s = create_sampler(strategy, p, seed=0, n_initial=2, anchors=True, **options)
     s._seen = {t.user_attrs["arch_key"] for t in done}
     for number in range(4):
         trial = study.ask()
@@ -262,10 +265,11 @@ def test_surrogate_anchors_propose_the_cheapest_architecture(toy) -> None:  # ty
         assert child.key == cheapest.key
     study = _study_with(p, [*archs, cheapest], toy.accuracy)
     done = study.get_trials()
-    s._seen = {t.user_attrs["arch_key"] for t in done}
     trial = study.ask()
-    child = s.propose(study, study._storage.get_trial(trial._trial_id), np.random.default_rng(0), done)
-    assert child.key not in s._seen
+    params = s.sample_relative(study, study._storage.get_trial(trial._trial_id), distributions(p))
+    assert p.space.canonical(params).key not in {t.user_attrs["arch_key"] for t in done}
+    with pytest.raises(ValueError, match="anchors must be true or false, not 'no'"):
+        create_sampler(strategy, p, anchors="no")
 
 
 def test_evolution_and_nsga2_accuracy_steps_under_a_budget(toy) -> None:  # type: ignore[no-untyped-def]
