@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import sys
 import tempfile
 import time
@@ -41,6 +40,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _records import append_run, read_runs
 from latency_predictors import RUNTIMES, SPACES, split_pool
 
 import autogtkd
@@ -57,12 +57,6 @@ TESTS = ("rest", "held60")
 
 def _key(r: dict[str, Any]) -> tuple[Any, ...]:
     return (r["arm"], r["space"], r["runtime"], r["n"], r["subset"])
-
-
-def read_runs(path: str | Path) -> list[dict[str, Any]]:
-    """The JSON lines of ``path`` (none if it does not exist)."""
-    p = Path(path)
-    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()] if p.exists() else []
 
 
 def read_measurement_file(path: Path) -> Any:
@@ -111,8 +105,7 @@ def fit(args: argparse.Namespace) -> None:
                         pred = p.predict([archs[i] for i in ids])
                         row[test] = {k: round(float(v), 5) for k, v in latency_metrics(y[ids], pred).items()}
                     row["autogtkd"] = str(Path(autogtkd.__file__).parent)
-                    with open(args.runs, "a") as f:
-                        f.write(json.dumps(row) + "\n")
+                    append_run(args.runs, row)
                     if not args.quiet:
                         print(
                             f"[{args.arm}] {space_name}/{runtime} n={n} t={t}: {row['model']} "

@@ -37,6 +37,9 @@ from typing import Any
 import numpy as np
 from scipy.stats import kendalltau
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _records import append_run, read_runs
+
 from autogtkd._io import atomic_write_json
 from autogtkd.evaluate import AccuracyPredictor
 from autogtkd.hw.latency import LOSSES, LatencyPredictor, latency_metrics
@@ -334,10 +337,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     work.mkdir(parents=True, exist_ok=True)
     runs = Path(args.runs)
     # one record per (table, device, n, set): a later line (a full run after --baselines-only) replaces an earlier one
-    by_key = {
-        (r["table"], r["device"], r["n"], r["set"]): r
-        for r in (json.loads(line) for line in (runs.read_text().splitlines() if runs.exists() else []))
-    }
+    by_key = {(r["table"], r["device"], r["n"], r["set"]): r for r in read_runs(runs)}
     done = {k for k, r in by_key.items() if args.baselines_only or k[1] == "accuracy" or ours in r["result"]}
     tables = [Table(t, args.accuracy) for t in args.tables]
     jobs: list[tuple[Table, str, int, int]] = []
@@ -358,8 +358,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             res = run_latency(t, spaces[t.name], dev, n, s, ours=not args.baselines_only, loss=args.loss)
         rec = {"table": t.name, "device": dev, "n": n, "set": s, "result": res}
         by_key[(t.name, dev, n, s)] = rec
-        with runs.open("a") as f:
-            f.write(json.dumps(rec) + "\n")
+        append_run(runs, rec)
         if not args.quiet:
             print(t.name, dev, n, s, json.dumps(res), flush=True)
         write_summary(args, list(by_key.values()), argv)

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _records import append_run, read_runs
 from tabular_latency import new_figure, read_table_rows, save_figure  # the sibling script's table reader, figures
 
 from autogtkd._config import key_values
@@ -271,12 +272,6 @@ def goals(
     return out
 
 
-def read_runs(path: str | Path) -> list[dict[str, Any]]:
-    """The finished runs recorded in ``path`` (JSON lines; none when it does not exist yet)."""
-    path = Path(path)
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
 def paired(records: list[dict[str, Any]], a: str, b: str, problem: str | None = None) -> dict[str, Any]:
     """``a`` - ``b`` on the (problem, seed) cells both ran (only ``problem``'s when given): per metric
     and budget the mean difference, its 95 % normal half-width (1.96 SE), cells, and cells where ``a``
@@ -487,8 +482,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     "score": prob.score(r["scored"], args.budgets, args.regret_at),
                 }
                 records.append(rec)
-                with runs.open("a") as f:
-                    f.write(json.dumps(rec) + "\n")
+                append_run(runs, rec)
                 if not args.quiet:
                     hv = rec["score"]["hv_ratio"]
                     print(

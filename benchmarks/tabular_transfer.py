@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _records import append_run, read_runs
 from tabular_latency import DEFAULT_TABLES, Table, _lstsq, _metrics, mean_std
 
 from autogtkd._io import atomic_write_json
@@ -93,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     runs = Path(args.runs)
-    records = [json.loads(line) for line in (runs.read_text().splitlines() if runs.exists() else [])]
+    records = read_runs(runs)
     done = {(r["table"], r["device"], r["set"]) for r in records}
     tables = [Table(t) for t in args.tables]
     for s in range(args.sets):  # set by set: a partial run covers every device
@@ -104,8 +105,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 res = run_device(t, dev, s, sorted(args.sizes), args.source_n, args.test_n)
                 rec = {"table": t.name, "device": dev, "set": s, "result": res}
                 records.append(rec)
-                with runs.open("a") as f:
-                    f.write(json.dumps(rec) + "\n")
+                append_run(runs, rec)
                 if not args.quiet:
                     print(
                         t.name,
