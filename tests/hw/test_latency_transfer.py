@@ -12,6 +12,7 @@ from autogtkd.cli import main
 from autogtkd.exceptions import PredictorError
 from autogtkd.hw.latency import (
     LatencyPredictor,
+    NonNegativeLinearRegressor,
     TransferLinearRegressor,
     latency_metrics,
     load_predictor_dir,
@@ -65,6 +66,24 @@ def test_transfer_residual_learns_where_the_new_device_differs() -> None:
     assert np.abs(fixed.predict(X) - y).max() < 0.1 < np.abs(plain.predict(X) - y).max()
     strong = TransferLinearRegressor(priors=prior, residual=1e4).fit(X, y)  # a huge penalty: the combination
     assert np.allclose(strong.predict(X), plain.predict(X), atol=0.05)
+
+
+@pytest.mark.parametrize("alpha", [1e-2, 1e-1, 1.0])
+def test_transfer_residual_few_shot_closed_form_is_the_same_fit(alpha: float) -> None:
+    """With fewer measurements than columns the correction is profiled out in closed form (n x n);
+    the fit is the one of the non-negative least squares over [combination, X, -X] it replaces."""
+    rng = np.random.default_rng(1)
+    X = (rng.random((12, 40)) < 0.3) * rng.random(40) * 5.0
+    priors = np.hstack([np.abs(rng.normal(size=(3, 40))), np.ones((3, 1))])
+    y = X @ (priors[0, :40] * 1.5 + rng.normal(0.0, 0.2, 40)) + 2.0 + rng.random(12)
+    w = 1.0 / y**2
+    fast = TransferLinearRegressor(priors=priors, residual=alpha).fit(X, y, sample_weight=w)
+    Z = X @ priors[:, :40].T + priors[:, 40]
+    slow = NonNegativeLinearRegressor(alpha=alpha, n_free=3).fit(np.hstack([Z, X, -X]), y, sample_weight=w)
+    Xt = (rng.random((50, 40)) < 0.3) * rng.random(40) * 5.0
+    Zt = Xt @ priors[:, :40].T + priors[:, 40]
+    assert np.allclose(fast.predict(Xt), slow.predict(np.hstack([Zt, Xt, -Xt])), rtol=1e-8)
+    assert np.allclose(fast.weights_, slow.coef_[:3], atol=1e-9)
 
 
 def test_ten_measurements_of_a_new_device_with_sources() -> None:

@@ -205,15 +205,57 @@ class TransferLinearRegressor(_LinearModel):
         if self.residual is None:
             m = NonNegativeLinearRegressor().fit(Z, y, sample_weight=w)
             delta = np.zeros(d)
-        else:  # the combination unpenalised, the signed correction (as two non-negative halves) shrunk
-            m = NonNegativeLinearRegressor(alpha=float(self.residual), n_free=K).fit(
-                np.hstack([Z, X, -X]), y, sample_weight=w
-            )
-            delta = m.coef_[K : K + d] - m.coef_[K + d :]
+        else:  # the combination unpenalised, the signed correction shrunk
+            weights, delta, intercept = _combination_with_correction(Z, X, y, w, float(self.residual))
+            self.weights_ = weights
+            self.coef_ = weights @ P[:, :d] + delta
+            self.intercept_ = float(intercept + weights @ P[:, d])
+            return self
         self.weights_ = m.coef_[:K]
         self.coef_ = self.weights_ @ P[:, :d] + delta
         self.intercept_ = float(m.intercept_ + self.weights_ @ P[:, d])
         return self
+
+
+def _combination_with_correction(
+    Z: np.ndarray, X: np.ndarray, y: np.ndarray, w: np.ndarray, alpha: float
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """``y ~ b + Z a + X delta`` with ``a >= 0`` unpenalised and ``delta`` signed, shrunk as the
+    columns past ``n_free`` of :class:`NonNegativeLinearRegressor` are (scale-free ridge with
+    ``alpha``): the same problem as that class on ``[Z, X, -X]``, whose optimum has one half of each
+    correction at zero. With fewer measurements than those 2 d + K columns (the few-shot case) the
+    correction is profiled out in closed form instead: with the weighted, centred, scaled columns
+    ``A`` of ``X`` and ``lam = alpha * sum(w)``, the objective in ``a`` is ``r' M r`` with
+    ``r = b - A_Z a`` and ``M = lam (A A' + lam I)^-1`` (n x n), so only a K-column non-negative
+    least squares remains. Returns ``(a, delta, b)`` in the units of ``Z``, ``X`` and ``y``."""
+    k, d = Z.shape[1], X.shape[1]
+    if alpha <= 0 or len(y) > 2 * d + k:  # no shrinkage, or more rows than columns: the NNLS itself
+        m = NonNegativeLinearRegressor(alpha=alpha, n_free=k).fit(np.hstack([Z, X, -X]), y, sample_weight=w)
+        return m.coef_[:k], m.coef_[k : k + d] - m.coef_[k + d :], m.intercept_
+    pos = w > 0
+    wsum = float(w.sum()) or 1.0
+    y_scale = float(np.sum(w * np.abs(y)) / wsum) or 1.0
+
+    def scaled(M: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        s = np.abs(M[pos]).max(axis=0) if pos.any() else np.ones(M.shape[1])
+        s = np.where(s > 0, s, 1.0)
+        mean = (w @ (M / s)) / wsum
+        return (M / s - mean) * np.sqrt(w)[:, None], s, mean
+
+    Az, sz, mz = scaled(Z)
+    Ax, sx, mx = scaled(X)
+    ys = y / y_scale
+    y_mean = float(w @ ys) / wsum
+    b = (ys - y_mean) * np.sqrt(w)
+    lam = alpha * wsum
+    vals, vecs = np.linalg.eigh(Ax @ Ax.T)
+    inv = 1.0 / (np.clip(vals, 0.0, None) + lam)
+    root = (vecs * np.sqrt(lam * inv)) @ vecs.T  # M^(1/2)
+    a, _ = nnls(root @ Az, root @ b, maxiter=50 * max(k, 1))
+    a = np.clip(a, 0.0, None)
+    u = Ax.T @ (vecs @ (inv * (vecs.T @ (b - Az @ a))))  # (A'A + lam I)^-1 A' r
+    intercept = float((y_mean - mz @ a - mx @ u) * y_scale)
+    return a / sz * y_scale, u / sx * y_scale, intercept
 
 
 #: layout codes of :class:`FactorisedLUTRegressor` for columns outside the factorised table
