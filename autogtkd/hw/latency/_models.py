@@ -82,6 +82,39 @@ class _LinearModel(RegressorMixin, BaseEstimator):
         return X @ self.coef_ + self.intercept_
 
 
+@dataclass(frozen=True)
+class _Standardised:
+    """How :func:`_standardise` scaled and centred (to map coefficients back to ms)."""
+
+    scale: np.ndarray  # per column: max |x| over the rows of positive weight (1 for an all-zero column)
+    x_mean: np.ndarray  # weighted mean of the scaled columns (0 without centring)
+    y_scale: float  # weighted mean |y|
+    y_mean: float  # weighted mean of y / y_scale (0 without centring)
+    wsum: float  # sum of the weights
+
+
+def _standardise(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray, *, centre: bool = True
+) -> tuple[np.ndarray, np.ndarray, _Standardised]:
+    """The scale-free weighted least-squares form of the linear models: columns divided by their
+    largest magnitude, ``y`` by its weighted mean magnitude, both centred by their weighted means
+    (the intercept profiled out) and multiplied by ``sqrt(w)``. Returns ``(A, b, how)``."""
+    pos = w > 0
+    scale = np.abs(X[pos]).max(axis=0) if pos.any() else np.ones(X.shape[1])
+    scale = np.where(scale > 0, scale, 1.0)
+    wsum = float(w.sum()) or 1.0
+    y_scale = float(np.sum(w * np.abs(y)) / wsum) or 1.0
+    Xs = X / scale
+    ys = y / y_scale
+    if centre:
+        x_mean = (w @ Xs) / wsum
+        y_mean = float(w @ ys) / wsum
+    else:
+        x_mean, y_mean = np.zeros(X.shape[1]), 0.0
+    sw = np.sqrt(w)
+    return (Xs - x_mean) * sw[:, None], (ys - y_mean) * sw, _Standardised(scale, x_mean, y_scale, y_mean, wsum)
+
+
 class NonNegativeLinearRegressor(_LinearModel):
     """Linear regression with coefficients ``>= 0`` and a free intercept.
 
@@ -113,23 +146,10 @@ class NonNegativeLinearRegressor(_LinearModel):
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> NonNegativeLinearRegressor:
         """Fit on ``X`` (n, d) and ``y`` (n,); ``sample_weight`` (n,) optional. Returns ``self``."""
         X, y, w = self._check_fit_input(X, y, sample_weight)
-        pos = w > 0
         d = X.shape[1]
-        scale = np.abs(X[pos]).max(axis=0) if pos.any() else np.ones(d)
-        scale = np.where(scale > 0, scale, 1.0)
-        wsum = float(w.sum()) or 1.0
-        y_scale = float(np.sum(w * np.abs(y)) / wsum) or 1.0
         # the intercept is free, so it is profiled out by weighted centring; then plain NNLS
-        Xs = X / scale
-        ys = y / y_scale
-        if self.fit_intercept:
-            x_mean = (w @ Xs) / wsum
-            y_mean = float(w @ ys) / wsum
-        else:
-            x_mean, y_mean = np.zeros(d), 0.0
-        sw = np.sqrt(w)
-        A = (Xs - x_mean) * sw[:, None]
-        b = (ys - y_mean) * sw
+        A, b, st = _standardise(X, y, w, centre=self.fit_intercept)
+        scale, x_mean, y_scale, y_mean, wsum = st.scale, st.x_mean, st.y_scale, st.y_mean, st.wsum
         penalised = np.zeros(d, dtype=bool)
         penalised[min(int(self.n_free), d) :] = True
         if self.alpha > 0 and penalised.any():
@@ -232,30 +252,17 @@ def _combination_with_correction(
     if alpha <= 0 or len(y) > 2 * d + k:  # no shrinkage, or more rows than columns: the NNLS itself
         m = NonNegativeLinearRegressor(alpha=alpha, n_free=k).fit(np.hstack([Z, X, -X]), y, sample_weight=w)
         return m.coef_[:k], m.coef_[k : k + d] - m.coef_[k + d :], m.intercept_
-    pos = w > 0
-    wsum = float(w.sum()) or 1.0
-    y_scale = float(np.sum(w * np.abs(y)) / wsum) or 1.0
-
-    def scaled(M: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        s = np.abs(M[pos]).max(axis=0) if pos.any() else np.ones(M.shape[1])
-        s = np.where(s > 0, s, 1.0)
-        mean = (w @ (M / s)) / wsum
-        return (M / s - mean) * np.sqrt(w)[:, None], s, mean
-
-    Az, sz, mz = scaled(Z)
-    Ax, sx, mx = scaled(X)
-    ys = y / y_scale
-    y_mean = float(w @ ys) / wsum
-    b = (ys - y_mean) * np.sqrt(w)
-    lam = alpha * wsum
+    A, b, st = _standardise(np.hstack([Z, X]), y, w)
+    Az, Ax = A[:, :k], A[:, k:]
+    lam = alpha * st.wsum
     vals, vecs = np.linalg.eigh(Ax @ Ax.T)
     inv = 1.0 / (np.clip(vals, 0.0, None) + lam)
     root = (vecs * np.sqrt(lam * inv)) @ vecs.T  # M^(1/2)
     a, _ = nnls(root @ Az, root @ b, maxiter=50 * max(k, 1))
     a = np.clip(a, 0.0, None)
     u = Ax.T @ (vecs @ (inv * (vecs.T @ (b - Az @ a))))  # (A'A + lam I)^-1 A' r
-    intercept = float((y_mean - mz @ a - mx @ u) * y_scale)
-    return a / sz * y_scale, u / sx * y_scale, intercept
+    intercept = float((st.y_mean - st.x_mean[:k] @ a - st.x_mean[k:] @ u) * st.y_scale)
+    return a / st.scale[:k] * st.y_scale, u / st.scale[k:] * st.y_scale, intercept
 
 
 #: layout codes of :class:`FactorisedLUTRegressor` for columns outside the factorised table
