@@ -149,18 +149,17 @@ class NonNegativeLinearRegressor(_LinearModel):
         d = X.shape[1]
         # the intercept is free, so it is profiled out by weighted centring; then plain NNLS
         A, b, st = _standardise(X, y, w, centre=self.fit_intercept)
-        scale, x_mean, y_scale, y_mean, wsum = st.scale, st.x_mean, st.y_scale, st.y_mean, st.wsum
         penalised = np.zeros(d, dtype=bool)
         penalised[min(int(self.n_free), d) :] = True
         if self.alpha > 0 and penalised.any():
             P = np.zeros((int(penalised.sum()), d))
-            P[np.arange(P.shape[0]), np.flatnonzero(penalised)] = np.sqrt(self.alpha * wsum)
+            P[np.arange(P.shape[0]), np.flatnonzero(penalised)] = np.sqrt(self.alpha * st.wsum)
             A = np.vstack([A, P])
             b = np.concatenate([b, np.zeros(P.shape[0])])
         c, _ = nnls(A, b, maxiter=50 * max(d, 1))
         c = np.clip(c, 0.0, None)
-        self.coef_ = c / scale * y_scale
-        self.intercept_ = float((y_mean - x_mean @ c) * y_scale) if self.fit_intercept else 0.0
+        self.coef_ = c / st.scale * st.y_scale
+        self.intercept_ = float((st.y_mean - st.x_mean @ c) * st.y_scale) if self.fit_intercept else 0.0
         return self
 
     def __sklearn_tags__(self) -> Any:
@@ -221,19 +220,14 @@ class TransferLinearRegressor(_LinearModel):
             self.coef_, self.intercept_ = m.coef_[:d] - m.coef_[d:], m.intercept_
             return self
         Z = X @ P[:, :d].T + P[:, d]
-        K = len(P)
         if self.residual is None:
             m = NonNegativeLinearRegressor().fit(Z, y, sample_weight=w)
-            delta = np.zeros(d)
+            weights, delta, intercept = m.coef_, np.zeros(d), m.intercept_
         else:  # the combination unpenalised, the signed correction shrunk
             weights, delta, intercept = _combination_with_correction(Z, X, y, w, float(self.residual))
-            self.weights_ = weights
-            self.coef_ = weights @ P[:, :d] + delta
-            self.intercept_ = float(intercept + weights @ P[:, d])
-            return self
-        self.weights_ = m.coef_[:K]
-        self.coef_ = self.weights_ @ P[:, :d] + delta
-        self.intercept_ = float(m.intercept_ + self.weights_ @ P[:, d])
+        self.weights_ = weights
+        self.coef_ = weights @ P[:, :d] + delta
+        self.intercept_ = float(intercept + weights @ P[:, d])
         return self
 
 
