@@ -247,18 +247,10 @@ class _ArchSampler(BaseSampler):
         architecture (one-decision moves among feasible neighbours, costs only), when it is unscored.
         The cheapest architecture is always on the true front, and its costs are known before
         scoring: in practice one trial per cost objective, right after the initial design."""
-        space = self.problem.space
         for j in self._cost_columns():
             arch, cost = archs[int(np.argmin(pts[:, j]))], float(pts[:, j].min())
-            while True:  # an inactive decision's change is the same network: not a move
-                near = [
-                    space.canonical({**arch, c.name: o})
-                    for c in space.choices
-                    if space.is_active(c.name, arch)
-                    for o in c.options
-                    if o != arch[c.name]
-                ]
-                near = [a for a in near if self.problem.feasible(a)]
+            while True:
+                near = [a for a in self._neighbours_of(arch) if self.problem.feasible(a)]
                 if not near:
                     break
                 costs = self._points(near)[:, j]
@@ -268,6 +260,23 @@ class _ArchSampler(BaseSampler):
             if arch.key not in self._seen:  # moved: a feasible neighbour (the start is scored)
                 return arch
         return None
+
+    def _neighbours_of(self, arch: Arch) -> list[Arch]:
+        """Every one-decision change of ``arch`` (an inactive decision's change is the same network:
+        not a neighbour)."""
+        space = self.problem.space
+        return [
+            space.canonical({**arch, c.name: o})
+            for c in space.choices
+            if space.is_active(c.name, arch)
+            for o in c.options
+            if o != arch[c.name]
+        ]
+
+    def _exhausted(self, arch: Arch) -> bool:
+        """Whether every one-decision neighbour of ``arch`` that meets the budgets is scored (or being
+        scored): a local optimum that one-decision mutation cannot leave."""
+        return all(a.key in self._seen or not self.problem.feasible(a) for a in self._neighbours_of(arch))
 
     def _cost_columns(self) -> list[int]:
         """Indices of the objectives other than accuracy (the costs, known before scoring)."""
@@ -282,6 +291,9 @@ class ConstrainedRandomSampler(_ArchSampler):
 
     def propose(self, study: Study, trial: FrozenTrial, rng: np.random.Generator, done: list[FrozenTrial]) -> Arch:
         return self.problem.sample(rng)
+
+
+_EVOLUTION_EXHAUSTED = ("mutate", "random")
 
 
 class EvolutionSampler(_ArchSampler):
@@ -310,6 +322,13 @@ class EvolutionSampler(_ArchSampler):
     the initial design). On NAS-Bench-201 (docs/benchmarks_search.md, ninth round) it left one cell
     fewer below random search over the three accuracy columns (7 instead of 8; ImageNet16-120 4 -> 3)
     and tied elsewhere (hypervolume at 300 scored -0.0002 / +0.0014 / -0.0003).
+
+    ``when_exhausted`` decides what an accuracy step does once the population's most accurate member
+    is a local optimum of one-decision moves (:meth:`_ArchSampler._exhausted`: every neighbour that
+    meets the budgets is scored): ``"mutate"`` (default) mutates the tournament winner as ever (the
+    de-duplication then walks on from a scored child); ``"random"`` proposes a random architecture
+    that meets the budgets (a random immigrant; the aging population then moves on from it if it is
+    better).
     """
 
     def __init__(
@@ -325,8 +344,13 @@ class EvolutionSampler(_ArchSampler):
         n_initial: int | None = None,
         dedupe_tries: int = 20,
         anchors: bool = True,
+        when_exhausted: str = "mutate",
     ) -> None:
         _check(n_candidates >= 1, "need n_candidates >= 1")
+        _check(
+            when_exhausted in _EVOLUTION_EXHAUSTED,
+            f"when_exhausted must be one of {', '.join(_EVOLUTION_EXHAUSTED)}, not {when_exhausted!r}",
+        )
         _check(0.0 <= budget_exploit <= 1.0, "need 0 <= budget_exploit <= 1")
         _check(
             population_size >= 2 and 1 <= tournament_size <= population_size,
@@ -345,6 +369,7 @@ class EvolutionSampler(_ArchSampler):
         self.mutation_prob = mutation_prob
         self.n_candidates = n_candidates
         self.budget_exploit = budget_exploit if problem.budgets else 0.0
+        self.when_exhausted = when_exhausted
 
     def propose(self, study: Study, trial: FrozenTrial, rng: np.random.Generator, done: list[FrozenTrial]) -> Arch:
         exploit = accuracy_step(trial.number, self.budget_exploit)
@@ -352,6 +377,9 @@ class EvolutionSampler(_ArchSampler):
             return anchor
         population = done[-self.population_size :]
         acc = _accuracies(population)
+        if exploit and self.when_exhausted == "random":
+            if self._exhausted(Arch.from_dict(population[int(np.argmax(acc))].user_attrs["arch"])):
+                return self.problem.sample(rng)
         # lower is better: non-dominated rank, or (accuracy step) minus accuracy
         order = -acc if exploit else nondominated_ranks(self._objectives(population))
         children: list[tuple[Arch, float]] = []
