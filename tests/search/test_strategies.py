@@ -278,6 +278,38 @@ def test_anchors_propose_the_cheapest_architecture(toy, strategy) -> None:  # ty
         create_sampler(strategy, p, anchors="no")
 
 
+@pytest.mark.parametrize("when", ["mutate", "random"])
+def test_evolution_exhausted_best(toy, when) -> None:  # type: ignore[no-untyped-def]
+    """Under a budget every one-decision neighbour of the most accurate member that fits is scored:
+    ``random`` makes an accuracy step propose a random architecture within the budget, ``mutate``
+    (default) a child of the best as ever (a scored neighbour: the de-duplication walks on from it)."""
+    p = SearchProblem(
+        toy.space(),
+        lambda a: {"accuracy": toy.accuracy(a)},
+        costs=lambda a: {"flops": toy.flops(a)},
+        budgets=["150FLOPs"],
+    )
+    best = p.space.canonical({"depth": 2, "width": 16, "op": "conv"})  # 96 FLOPs
+    s = EvolutionSampler(p, seed=0, population_size=8, tournament_size=8, budget_exploit=1.0, anchors=False, when_exhausted=when)
+    ring = [a for a in s._neighbours_of(best) if p.feasible(a)]
+    assert len(ring) == 5 and len(s._neighbours_of(best)) == 6  # 3 depths + 2 widths + 1 op; depth 4 is over
+    distance = lambda a: sum(a[k] != best[k] for k in best)
+    study = _study_with(p, [best, *ring], lambda a: 1.0 - 0.1 * distance(a))
+    done = study.get_trials()
+    s._seen = {t.user_attrs["arch_key"] for t in done}
+    assert s._exhausted(best) and not s._exhausted(ring[0])
+    for number in range(5):
+        trial = study.ask()
+        child = s.propose(study, study._storage.get_trial(trial._trial_id), np.random.default_rng(number), done)
+        assert p.feasible(child)
+        if when == "random":  # the random stream (sample_relative's de-duplication redraws a scored one)
+            assert child.key == p.sample(np.random.default_rng(number)).key
+        else:
+            assert distance(child) == 1
+    with pytest.raises(ValueError, match="when_exhausted must be one of mutate, random"):
+        EvolutionSampler(p, when_exhausted="deepen")
+
+
 def test_evolution_and_nsga2_accuracy_steps_under_a_budget(toy) -> None:  # type: ignore[no-untyped-def]
     """``budget_exploit=1`` with a budget: evolution's tournament over the whole population is won by the
     most accurate member (its child is a one-decision neighbour of it); the child kept by either
