@@ -290,7 +290,9 @@ def test_evolution_exhausted_best(toy, when) -> None:  # type: ignore[no-untyped
         budgets=["150FLOPs"],
     )
     best = p.space.canonical({"depth": 2, "width": 16, "op": "conv"})  # 96 FLOPs
-    s = EvolutionSampler(p, seed=0, population_size=8, tournament_size=8, budget_exploit=1.0, anchors=False, when_exhausted=when)
+    s = EvolutionSampler(
+        p, seed=0, population_size=8, tournament_size=8, budget_exploit=1.0, anchors=False, when_exhausted=when
+    )
     ring = [a for a in s._neighbours_of(best) if p.feasible(a)]
     assert len(ring) == 5 and len(s._neighbours_of(best)) == 6  # 3 depths + 2 widths + 1 op; depth 4 is over
     distance = lambda a: sum(a[k] != best[k] for k in best)
