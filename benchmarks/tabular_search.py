@@ -71,8 +71,9 @@ class Table:
         self.index = {k: i for i, k in enumerate(self.keys)}
         self.accuracy = np.array([float(r[accuracy]) for r in rows])
         self.costs = {dev: np.array([float(r[LATENCY_PREFIX + dev]) for r in rows]) for dev in self.devices}
-        if "flops_M" in cols:
-            self.costs["flops"] = np.array([float(r["flops_M"]) for r in rows])
+        for name, col in (("flops", "flops_M"), ("params", "params_M")):
+            if col in cols:
+                self.costs[name] = np.array([float(r[col]) for r in rows])
 
     def space(self) -> ChoiceSpace:
         return ChoiceSpace("tabular", {d: self.options[d] for d in self.decisions})
@@ -151,7 +152,7 @@ class Problem:
         """The user-facing problem: table lookups for accuracy (fraction) and cost; ``scored`` collects
         the rows in the order the evaluator is called (= the order architectures are scored)."""
         table, col = self.table, self.table.costs[self.cost_name]
-        metric = "flops" if self.cost_name == "flops" else "latency_ms"
+        metric = self.cost_name if self.cost_name in ("flops", "params") else "latency_ms"
 
         def evaluate(arch: Any) -> dict[str, float]:
             i = table.row(arch)
@@ -398,7 +399,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=None,
         help="strategies or variants label=strategy:key=value,... (default: every registered one)",
     )
-    p.add_argument("--costs", nargs="+", default=None, help="cost columns (default: every device + flops)")
+    p.add_argument(
+        "--costs", nargs="+", default=None, help="cost columns (default: every device + flops; also: params)"
+    )
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--budgets", type=int, nargs="+", default=[20, 50, 100, 300])
     p.add_argument("--regret-at", type=int, nargs="+", default=[100, 300])
@@ -513,7 +516,8 @@ def write_summary(
         "command": "python benchmarks/tabular_search.py " + " ".join(sys.argv[1:] if argv is None else argv),
     }
     labels = {lbl for lbl, _, _ in variants}
-    kept = [r for r in records if r["label"] in labels]
+    problems = set(args.problem_names)
+    kept = [r for r in records if r["label"] in labels and r["problem"] in problems]
     meta["runs"] = len(kept)
     meta["runs_requested"] = len(labels) * args.seeds * len(args.problem_names)
     summary = summarise(kept, meta)
