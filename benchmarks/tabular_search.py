@@ -448,6 +448,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     table = Table(args.table, accuracy=args.accuracy)
     costs = args.costs or [*table.devices, *(["flops"] if "flops" in table.costs else [])]
+    unknown = [c for c in costs if c not in table.costs]
+    if unknown:
+        raise SystemExit(f"error: --costs {' '.join(unknown)}: not a cost of {args.table} (it has {', '.join(table.costs)})")
     variants = [parse_variant(s) for s in (args.strategies or list_strategies())]
     problems = [] if args.constrained_only else [Problem(table, c, constrained=False) for c in costs]
     if not args.no_constrained:

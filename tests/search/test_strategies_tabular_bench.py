@@ -156,10 +156,10 @@ def test_script_reaches_the_true_front_and_resumes(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     with path.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["edge_0", "edge_1", "edge_2", "cifar10_test_acc_200ep", "latency_ms_dev", "flops_M"])
+        w.writerow(["edge_0", "edge_1", "edge_2", "cifar10_test_acc_200ep", "latency_ms_dev", "flops_M", "params_M"])
         for combo in itertools.product(ops, repeat=3):
             k = [ops.index(o) for o in combo]
-            w.writerow([*combo, 50 + 10 * sum(k) - 3 * k[0] * k[1], 1 + sum(k) + 0.1 * k[2], 2 * sum(k)])
+            w.writerow([*combo, 50 + 10 * sum(k) - 3 * k[0] * k[1], 1 + sum(k) + 0.1 * k[2], 2 * sum(k), k[2] + 0.5])
     runs, out = tmp_path / "runs.jsonl", tmp_path / "s.json"
     args = ["--table", str(path), "--work", str(tmp_path), "--runs", str(runs), "--json", str(out), "--quiet"]
     ts.main([*args, "--strategies", "random", "tpe", "--seeds", "2", "--budgets", "5", "27", "--regret-at", "27"])
@@ -176,6 +176,15 @@ def test_script_reaches_the_true_front_and_resumes(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"^error: --strategies x: anchors must be true or false, not 'no'$"):
         ts.main([*args, "--strategies", "random", "x=surrogate:anchors=no", "--seeds", "3", "--budgets", "5"])
     assert len(runs.read_text().splitlines()) == n
+    # --costs params (not in the default list): its summary holds only the problems asked for
+    ts.main(
+        [*args, "--costs", "params", "--strategies", "random", "--seeds", "1", "--budgets", "27", "--regret-at", "27"]
+    )
+    assert sorted(json.loads(out.read_text())["results"]) == ["params", "params@median"]
+    with pytest.raises(
+        SystemExit, match=r"^error: --costs nope: not a cost of .*t\.csv \(it has dev, flops, params\)$"
+    ):
+        ts.main([*args, "--costs", "nope", "--strategies", "random", "--seeds", "1"])
 
 
 def test_paired_differences_only_over_shared_cells() -> None:
