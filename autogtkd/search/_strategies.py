@@ -377,9 +377,12 @@ class EvolutionSampler(_ArchSampler):
             return anchor
         population = done[-self.population_size :]
         acc = _accuracies(population)
-        most_accurate = population[int(np.argmax(acc))].user_attrs["arch"]
-        if exploit and self.when_exhausted == "random" and self._exhausted(Arch.from_dict(most_accurate)):
-            return self.problem.sample(rng)  # a random immigrant
+        if (
+            exploit
+            and self.when_exhausted == "random"
+            and self._exhausted(Arch.from_dict(population[int(np.argmax(acc))].user_attrs["arch"]))
+        ):
+            return self.problem.sample(rng)  # a random immigrant: the most accurate member is stuck
         # lower is better: non-dominated rank, or (accuracy step) minus accuracy
         order = -acc if exploit else nondominated_ranks(self._objectives(population))
         children: list[tuple[Arch, float]] = []
