@@ -114,6 +114,11 @@ def _check(cond: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    """An option that takes one of a few words: anything else is one line naming them."""
+    _check(value in choices, f"{name} must be one of {', '.join(choices)}, not {value!r}")
+
+
 class _ArchSampler(BaseSampler):
     """Base of the custom samplers: propose a whole architecture in ``sample_relative``.
 
@@ -347,10 +352,7 @@ class EvolutionSampler(_ArchSampler):
         when_exhausted: str = "mutate",
     ) -> None:
         _check(n_candidates >= 1, "need n_candidates >= 1")
-        _check(
-            when_exhausted in _EVOLUTION_EXHAUSTED,
-            f"when_exhausted must be one of {', '.join(_EVOLUTION_EXHAUSTED)}, not {when_exhausted!r}",
-        )
+        _check_choice("when_exhausted", when_exhausted, _EVOLUTION_EXHAUSTED)
         _check(0.0 <= budget_exploit <= 1.0, "need 0 <= budget_exploit <= 1")
         _check(
             population_size >= 2 and 1 <= tournament_size <= population_size,
@@ -587,14 +589,8 @@ class SurrogateSampler(_ArchSampler):
         dedupe_tries: int = 3,
     ) -> None:
         _check(n_neighbours >= 1 and n_random >= 0 and top_k >= 1, "need n_neighbours >= 1, n_random >= 0, top_k >= 1")
-        _check(
-            when_exhausted in _EXHAUSTED,
-            f"when_exhausted must be one of {', '.join(_EXHAUSTED)}, not {when_exhausted!r}",
-        )
-        _check(
-            front_step in _FRONT_STEPS,
-            f"front_step must be one of {', '.join(_FRONT_STEPS)}, not {front_step!r}",
-        )
+        _check_choice("when_exhausted", when_exhausted, _EXHAUSTED)
+        _check_choice("front_step", front_step, _FRONT_STEPS)
         _check(0.0 <= two_decisions <= 1.0, "need 0 <= two_decisions <= 1")
         _check(
             0.0 <= budget_exploit <= 1.0 and (exploit is None or 0.0 <= exploit <= 1.0),
