@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tabular_latency import DEFAULT_TABLES, Table, _lstsq, _metrics
+from tabular_latency import DEFAULT_TABLES, Table, _lstsq, _metrics, training_set
 
 from autogtkd._io import atomic_write_json
 
@@ -33,9 +33,7 @@ def ceiling(table: Table, dev: str, sets: int, sizes: Sequence[int] = (50, 100))
     for n in sizes:
         runs = []
         for s in range(sets):
-            rng = np.random.default_rng([s, n, len(table.archs)])  # tabular_latency.run_latency's sets
-            train = rng.choice(len(table.archs), size=n, replace=False)
-            test = np.setdiff1d(np.arange(len(table.archs)), train)
+            train, test = training_set(table, n, s)
             runs.append(_metrics(y[test], _lstsq(table.counts[train], y[train], table.counts[test])))
         out[f"op_count_{n}"] = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
     return out

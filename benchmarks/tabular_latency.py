@@ -100,12 +100,18 @@ def _metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     return {"within_10pct": m["within_10pct"], "kendall_tau": m["kendall_tau"]}
 
 
+def training_set(table: Table, n: int, s: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices ``(train, test)`` of training set ``s`` of size ``n``: ``n`` random rows, and every
+    other row (the sets every latency benchmark and exploration of these tables shares)."""
+    rng = np.random.default_rng([s, n, len(table.archs)])
+    train = rng.choice(len(table.archs), size=n, replace=False)
+    return train, np.setdiff1d(np.arange(len(table.archs)), train)
+
+
 def run_latency(
     table: Table, space: ChoiceSpace, dev: str, n: int, s: int, *, ours: bool = True, loss: str = "squared"
 ) -> dict[str, Any]:
-    rng = np.random.default_rng([s, n, len(table.archs)])
-    train = rng.choice(len(table.archs), size=n, replace=False)
-    test = np.setdiff1d(np.arange(len(table.archs)), train)
+    train, test = training_set(table, n, s)
     y = table.latency[dev]
     out: dict[str, Any] = {}
     if ours:

@@ -20,7 +20,8 @@ def test_append_then_read_round_trips(tmp_path: Path) -> None:
 def test_the_scripts_share_it() -> None:
     """One reader and writer: every script that keeps a runs file uses this module's."""
     records = load_benchmark("_records")
-    for name in ("tabular_search", "tabular_latency", "tabular_transfer", "latency_builtin_regression"):
+    scripts = ("tabular_search", "tabular_latency", "tabular_transfer", "latency_builtin_regression")
+    for name in (*scripts, "explore_latency_averaging", "explore_latency_stacking", "explore_latency_oracle"):
         mod = load_benchmark(name)
         assert mod.read_runs.__module__ == records.read_runs.__module__ == "_records"
         assert mod.append_run.__module__ == "_records"

@@ -145,3 +145,47 @@ def test_a_missing_or_empty_table_is_a_one_line_error(tmp_path: Path) -> None:
     for name, msg in (("missing.csv", "cannot read the table"), ("empty.csv", "empty table")):
         with pytest.raises(SystemExit, match=msg):
             _module("tabular_latency").main(["--tables", str(tmp_path / name), "--json", str(tmp_path / "s.json")])
+
+
+def test_training_sets_split_every_row_once_and_differ_by_seed(tmp_path: Path) -> None:
+    """tabular_latency.training_set: the sets every latency benchmark and exploration shares."""
+    table = tmp_path / "tiny.csv"
+    write_table(table)
+    mod = _module("tabular_latency")
+    t = mod.Table(table)
+    train, test = mod.training_set(t, 12, 0)
+    assert len(train) == 12 and len(set(train)) == 12
+    assert sorted([*train, *test]) == list(range(27))
+    again, _ = mod.training_set(t, 12, 0)
+    other, _ = mod.training_set(t, 12, 1)
+    assert list(again) == list(train) and set(other) != set(train)
+
+
+def test_latency_explorations_resume_and_average(tmp_path: Path) -> None:
+    """benchmarks/_latency_explore.py: one fit per (table, device, set) not yet in the runs file, and
+    the per-arm means of the summaries."""
+    table = tmp_path / "tiny.csv"
+    write_table(table)
+    mod = load_benchmark("_latency_explore", register=True)  # a dataclass: its module must be registered
+    records = _module("_records")
+    runs = tmp_path / "runs.jsonl"
+    first = list(mod.fits(runs, n=12, tables=[table]))
+    assert [(f.device, f.set) for f in first] == [(d, s) for d in ("a", "b") for s in range(mod.SETS)]
+    f = first[0]
+    assert f.X_train.shape[0] == 12 and f.X_test.shape[0] == len(f.y_test) == 15
+    np.testing.assert_allclose(f.predictor.regressor_.predict(f.X_train), f.y_train, rtol=0.02)  # additive table
+    records.append_run(runs, f.key() | {"result": {"x": {"within_10pct": 1.0, "kendall_tau": 0.5}}})
+    records.append_run(runs, first[1].key() | {"result": {"x": {"within_10pct": 0.0, "kendall_tau": 0.7}}})
+    rest = list(mod.fits(runs, n=12, tables=[table]))
+    assert len(rest) == 2 * mod.SETS - 2 and (rest[0].device, rest[0].set) == ("a", 2)
+    summary = mod.mean_metrics(records.read_runs(runs), ["x"])
+    assert summary == {"tiny": {"a": {"x": {"within_10pct": 0.5, "kendall_tau": 0.6, "sets": 2}}}}
+
+
+def test_stacking_weights_are_convex_and_find_the_right_model() -> None:
+    """benchmarks/explore_latency_stacking.py: non-negative weights summing to 1; all of it on the
+    column that is the target, none on a column that is off by a factor."""
+    y = np.linspace(1.0, 5.0, 30)
+    w = _module("explore_latency_stacking").convex_weights(np.column_stack([2 * y, y, y + 1.0]), y)
+    assert np.all(w >= 0) and w.sum() == pytest.approx(1.0)
+    assert w[1] == pytest.approx(1.0, abs=1e-6)
