@@ -21,7 +21,7 @@ from tabular_latency import DEFAULT_TABLES, Table, training_set
 
 from autogtkd.hw.latency import LatencyPredictor
 
-__all__ = ["METRICS", "SETS", "Fit", "fits", "mean_metrics"]
+__all__ = ["METRICS", "SETS", "Fit", "brief", "fits", "mean_metrics"]
 
 SETS = 10  #: training sets per device (as in tabular_latency.py's committed runs)
 METRICS = ("within_10pct", "kendall_tau")  #: what the summaries average
@@ -43,6 +43,15 @@ class Fit:
     def key(self) -> dict[str, object]:
         """The record fields that name this fit (``table``, ``device``, ``set``)."""
         return {"table": self.table, "device": self.device, "set": self.set}
+
+    def candidate(
+        self, kind: str, params: dict[str, Any], rows: Any = slice(None), X: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Predicted latency (ms) of one of the regressor's candidates, ``(kind, params)``, refitted on
+        the training rows ``rows`` (all by default), for the feature rows ``X`` (the test rows by default)."""
+        reg = self.predictor.regressor_
+        est, log_target, cols = reg._fit_one(kind, params, self.X_train[rows], self.y_train[rows])
+        return reg._predict_one(est, log_target, cols, self.X_test if X is None else X)
 
 
 def fits(runs: str | Path, n: int = 50, tables: Iterable[str | Path] = DEFAULT_TABLES) -> Iterator[Fit]:
@@ -91,3 +100,8 @@ def mean_metrics(
         }
         for tab, by_dev in cells.items()
     }
+
+
+def brief(result: dict[str, Any], arms: Iterable[str]) -> dict[str, tuple[float, float]]:
+    """Each arm's ``(within +-10 %, Kendall tau)`` of one record, to 3 places (the progress lines)."""
+    return {a: (round(result[a]["within_10pct"], 3), round(result[a]["kendall_tau"], 3)) for a in arms}

@@ -18,7 +18,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _latency_explore import fits, mean_metrics
+from _latency_explore import brief, fits, mean_metrics
 from _records import append_run, read_runs
 
 from autogtkd._io import atomic_write_json
@@ -43,18 +43,11 @@ def main() -> None:
         within = [lbl for lbl in m if m[lbl] <= m[best] + se[best]]
         errs = []
         for tr, te in reg.cv_folds_:  # the folds of the model choice itself
-            ps = []
-            for lbl in within:
-                est, lt, cols = reg._fit_one(*cands[lbl], f.X_train[tr], f.y_train[tr])
-                ps.append(reg._predict_one(est, lt, cols, f.X_train[te]))
+            ps = [f.candidate(*cands[lbl], tr, f.X_train[te]) for lbl in within]
             errs.append(_mape(f.y_train[te], np.mean(ps, axis=0)))
         cv_avg = float(np.mean(errs))
         pick_lbl = _label(reg.model_, reg.params_)
-        full = []
-        for lbl in within:
-            est, lt, cols = reg._fit_one(*cands[lbl], f.X_train, f.y_train)
-            full.append(reg._predict_one(est, lt, cols, f.X_test))
-        avg = np.mean(full, axis=0)
+        avg = np.mean([f.candidate(*cands[lbl]) for lbl in within], axis=0)
         pick = reg.predict(f.X_test)
         res = {
             "pick": latency_metrics(f.y_test, pick),
@@ -67,11 +60,7 @@ def main() -> None:
             "n_within": len(within),
         }
         append_run(RUNS, f.key() | {"result": res})
-        print(
-            *f.key().values(),
-            {a: (round(res[a]["within_10pct"], 3), round(res[a]["kendall_tau"], 3)) for a in ARMS},
-            flush=True,
-        )
+        print(*f.key().values(), brief(res, ARMS), flush=True)
     out = HERE / "results" / "latency_averaging_explore.json"
     atomic_write_json(out, {"n": 50, "arms": ARMS, "results": mean_metrics(read_runs(RUNS), ARMS)}, indent=1)
     print("wrote", out)

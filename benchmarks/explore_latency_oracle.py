@@ -30,8 +30,7 @@ def main() -> None:
         reg = f.predictor.regressor_
         per = {}
         for k, pr in reg.candidates_:
-            est, lt, cols = reg._fit_one(k, pr, f.X_train, f.y_train)
-            m = latency_metrics(f.y_test, reg._predict_one(est, lt, cols, f.X_test))
+            m = latency_metrics(f.y_test, f.candidate(k, pr))
             per[_label(k, pr)] = {key: m[key] for key in METRICS}
         pick = _label(reg.model_, reg.params_)
         append_run(RUNS, f.key() | {"pick": pick, "candidates": per})

@@ -19,7 +19,7 @@ from scipy.optimize import nnls
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _latency_explore import fits, mean_metrics
+from _latency_explore import brief, fits, mean_metrics
 from _records import append_run, read_runs
 
 from autogtkd._io import atomic_write_json
@@ -51,13 +51,9 @@ def main() -> None:
         for tr, te in reg.cv_folds_:  # the folds of the model choice itself
             hits[te] += 1
             for j, (k, pr) in enumerate(reg.candidates_):
-                est, lt, cols = reg._fit_one(k, pr, f.X_train[tr], f.y_train[tr])
-                oof[te, j] += reg._predict_one(est, lt, cols, f.X_train[te])
+                oof[te, j] += f.candidate(k, pr, tr, f.X_train[te])
         oof /= hits[:, None]
-        full = np.zeros((len(f.y_test), len(labels)))
-        for j, (k, pr) in enumerate(reg.candidates_):
-            est, lt, cols = reg._fit_one(k, pr, f.X_train, f.y_train)
-            full[:, j] = reg._predict_one(est, lt, cols, f.X_test)
+        full = np.column_stack([f.candidate(k, pr) for k, pr in reg.candidates_])
         w_all = convex_weights(oof, f.y_train)
         per_kind: dict[str, int] = {}
         for j, (k, _) in enumerate(reg.candidates_):
@@ -74,11 +70,7 @@ def main() -> None:
             "weights_kinds": {labels[c]: round(float(w), 4) for c, w in zip(cols_k, w_k) if w > 1e-4},
         }
         append_run(RUNS, f.key() | {"result": res})
-        print(
-            *f.key().values(),
-            {a: (round(res[a]["within_10pct"], 3), round(res[a]["kendall_tau"], 3)) for a in ARMS},
-            flush=True,
-        )
+        print(*f.key().values(), brief(res, ARMS), flush=True)
     summary = mean_metrics(read_runs(RUNS), ARMS)
     out = HERE / "results" / "latency_stacking_explore.json"
     atomic_write_json(out, {"n": 50, "arms": ARMS, "results": summary}, indent=1)

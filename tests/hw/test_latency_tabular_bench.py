@@ -174,6 +174,10 @@ def test_latency_explorations_resume_and_average(tmp_path: Path) -> None:
     f = first[0]
     assert f.X_train.shape[0] == 12 and f.X_test.shape[0] == len(f.y_test) == 15
     np.testing.assert_allclose(f.predictor.regressor_.predict(f.X_train), f.y_train, rtol=0.02)  # additive table
+    reg = f.predictor.regressor_
+    # a candidate refitted on every training row is the chosen model itself; rows and X can be chosen
+    np.testing.assert_allclose(f.candidate(reg.model_, reg.params_), reg.predict(f.X_test))
+    assert f.candidate(reg.model_, reg.params_, np.arange(6), f.X_train[:3]).shape == (3,)
     records.append_run(runs, f.key() | {"result": {"x": {"within_10pct": 1.0, "kendall_tau": 0.5}}})
     records.append_run(runs, first[1].key() | {"result": {"x": {"within_10pct": 0.0, "kendall_tau": 0.7}}})
     rest = list(mod.fits(runs, n=12, tables=[table]))
